@@ -1,0 +1,23 @@
+// Lint rules: typescript-eslint's recommended set, plus the few that keep code erasable and explicit.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '**/fixtures/**', 'artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-restricted-syntax': ['error',
+        { selector: 'TSEnumDeclaration', message: 'enums are not erasable: use a const object and a union type' },
+        { selector: 'TSModuleDeclaration', message: 'namespaces are not erasable' },
+        { selector: 'TSParameterProperty', message: 'parameter properties are not erasable' }
+      ],
+      eqeqeq: ['error', 'always'],
+      'prefer-const': 'error'
+    }
+  }
+)

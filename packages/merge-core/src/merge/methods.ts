@@ -1,0 +1,81 @@
+// The merge methods and their parameters, validated and normalised to the canonical form that
+// goes into the state root (every default written out, so equal behaviour means equal bytes).
+import { InvalidMergeOptionsError } from '../errors.ts'
+import type { SignMethod } from './f32-ops.ts'
+
+/** How per-input weights are chosen by the weighted data-free methods. */
+export type Weighting = 'uniform' | 'samples' | 'given'
+
+export interface LinearMethod { readonly name: 'linear', readonly weighting?: Weighting }
+export interface TaskArithmeticMethod { readonly name: 'task-arithmetic', readonly weighting?: Weighting }
+export interface TiesMethod { readonly name: 'ties', readonly weighting?: Weighting, readonly density?: number, readonly majoritySign?: SignMethod }
+export interface DareMethod { readonly name: 'dare', readonly weighting?: Weighting, readonly density?: number, readonly combine?: 'linear' | 'ties', readonly majoritySign?: SignMethod }
+
+export interface SearchParams {
+  /** Loss evaluations per step. */
+  readonly budget?: number
+  readonly lower?: number
+  readonly upper?: number
+  readonly init?: readonly [number, number]
+  /** Weight of the L1 penalty mean(|[a, b]|). */
+  readonly regularization?: number
+}
+export interface FusionMethod extends SearchParams { readonly name: 'medforge-fusion' }
+export interface MixtureMethod extends SearchParams { readonly name: 'medforge-mixture' }
+
+export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | MixtureMethod
+export type MethodName = MergeMethod['name']
+export const METHOD_NAMES: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare', 'medforge-fusion', 'medforge-mixture']
+export const DATA_FREE_METHODS: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare']
+
+export type CanonicalMethod = Required<LinearMethod> | Required<TaskArithmeticMethod> | Required<TiesMethod> | Required<DareMethod> |
+  (Required<Omit<FusionMethod, 'init'>> & { init: [number, number], evaluator: string }) |
+  (Required<Omit<MixtureMethod, 'init'>> & { init: [number, number], evaluator: string })
+
+/** The reference's search settings: start [0.5, 0.5], bounds [-1.5, 1.5], 40 evaluations, L1 weight 0.05. */
+export const SEARCH_DEFAULTS = { budget: 40, lower: -1.5, upper: 1.5, init: [0.5, 0.5] as [number, number], regularization: 0.05 }
+
+export function canonicalMethod (method: MergeMethod, evaluatorId?: string): CanonicalMethod {
+  const fail = (detail: string): never => { throw new InvalidMergeOptionsError(`${method.name}: ${detail}`) }
+  const weighting = (w: Weighting | undefined, fallback: Weighting): Weighting => {
+    const v = w ?? fallback
+    if (v !== 'uniform' && v !== 'samples' && v !== 'given') fail(`weighting must be uniform, samples or given, got ${String(v)}`)
+    return v
+  }
+  const density = (d: number | undefined, fallback: number): number => {
+    const v = d ?? fallback
+    if (typeof v !== 'number' || !(v > 0 && v <= 1)) fail(`density must be in (0, 1], got ${String(v)}`)
+    return v
+  }
+  const sign = (s: SignMethod | undefined): SignMethod => {
+    const v = s ?? 'total'
+    if (v !== 'total' && v !== 'frequency') fail(`majority sign method must be total or frequency, got ${String(v)}`)
+    return v
+  }
+  switch (method.name) {
+    case 'linear': return { name: 'linear', weighting: weighting(method.weighting, 'uniform') }
+    case 'task-arithmetic': return { name: 'task-arithmetic', weighting: weighting(method.weighting, 'given') }
+    case 'ties': return { name: 'ties', weighting: weighting(method.weighting, 'given'), density: density(method.density, 0.2), majoritySign: sign(method.majoritySign) }
+    case 'dare': {
+      const combine = method.combine ?? 'linear'
+      if (combine !== 'linear' && combine !== 'ties') fail(`combine must be linear or ties, got ${String(combine)}`)
+      return { name: 'dare', weighting: weighting(method.weighting, 'given'), density: density(method.density, 0.5), combine, majoritySign: sign(method.majoritySign) }
+    }
+    case 'medforge-fusion':
+    case 'medforge-mixture': {
+      if (evaluatorId === undefined) fail('needs a loss evaluator (the searched methods score candidates on distilled data)')
+      const budget = method.budget ?? SEARCH_DEFAULTS.budget
+      const lower = method.lower ?? SEARCH_DEFAULTS.lower
+      const upper = method.upper ?? SEARCH_DEFAULTS.upper
+      const init = method.init ?? SEARCH_DEFAULTS.init
+      const regularization = method.regularization ?? SEARCH_DEFAULTS.regularization
+      if (!Number.isSafeInteger(budget) || budget < 3) fail(`budget must be an integer >= 3, got ${budget}`)
+      if (!(Number.isFinite(lower) && Number.isFinite(upper) && lower < upper)) fail(`bounds [${lower}, ${upper}] are not an interval`)
+      if (init.length !== 2 || !init.every(v => Number.isFinite(v))) fail('init must be two finite numbers')
+      if (!(Number.isFinite(regularization) && regularization >= 0)) fail(`regularization must be >= 0, got ${regularization}`)
+      return { name: method.name, budget, lower, upper, init: [init[0], init[1]], regularization, evaluator: evaluatorId! }
+    }
+    default:
+      return fail(`unknown method; known: ${METHOD_NAMES.join(', ')}`)
+  }
+}

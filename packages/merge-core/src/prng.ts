@@ -1,0 +1,40 @@
+// xoshiro128** seeded from a sha256 of caller-given bytes: a reproducible random stream for
+// anything consensus-critical (DARE masks). Never seeded from a clock.
+import { createHash } from 'node:crypto'
+
+export class Xoshiro128 {
+  #s0: number
+  #s1: number
+  #s2: number
+  #s3: number
+
+  constructor (seed: Uint8Array) {
+    const h = createHash('sha256').update(seed).digest()
+    this.#s0 = h.readUInt32LE(0)
+    this.#s1 = h.readUInt32LE(4)
+    this.#s2 = h.readUInt32LE(8)
+    this.#s3 = h.readUInt32LE(12)
+    if ((this.#s0 | this.#s1 | this.#s2 | this.#s3) === 0) this.#s0 = 1 // the all-zero state is a fixed point
+  }
+
+  static fromString (seed: string): Xoshiro128 {
+    return new Xoshiro128(Buffer.from(seed, 'utf8'))
+  }
+
+  /** The next unsigned 32-bit output. */
+  nextU32 (): number {
+    const result = Math.imul(rotl(Math.imul(this.#s1, 5), 7), 9) >>> 0
+    const t = this.#s1 << 9
+    this.#s2 ^= this.#s0
+    this.#s3 ^= this.#s1
+    this.#s1 ^= this.#s2
+    this.#s0 ^= this.#s3
+    this.#s2 ^= t
+    this.#s3 = rotl(this.#s3, 11)
+    return result
+  }
+}
+
+function rotl (x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k))
+}
