@@ -21,6 +21,19 @@ export class Xoshiro128 {
     return new Xoshiro128(Buffer.from(seed, 'utf8'))
   }
 
+  /** Fills `out` with the next outputs: the same stream as repeated nextU32(), with the state kept in locals. */
+  fill (out: Uint32Array): Uint32Array {
+    let s0 = this.#s0; let s1 = this.#s1; let s2 = this.#s2; let s3 = this.#s3
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9)
+      const t = s1 << 9
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t
+      s3 = rotl(s3, 11)
+    }
+    this.#s0 = s0; this.#s1 = s1; this.#s2 = s2; this.#s3 = s3
+    return out
+  }
+
   /** The next unsigned 32-bit output. */
   nextU32 (): number {
     const result = Math.imul(rotl(Math.imul(this.#s1, 5), 7), 9) >>> 0

@@ -98,3 +98,16 @@ describe('Nelder–Mead', () => {
     assert.deepEqual(trace.evaluations.map(e => e.x), [[0.5, 0.5], [0.75, 0.5], [0.5, 0.75], [0.25, 0.75], [0, 0.875], [0.25, 1], [0, 1], [0.375, 0.8125]])
   })
 })
+
+describe('xoshiro fill', () => {
+  it('property: fill() continues the same stream as nextU32()', () => {
+    fc.assert(fc.property(fc.string(), fc.nat(40), fc.nat(40), (seed, before, n) => {
+      const a = Xoshiro128.fromString(seed)
+      const b = Xoshiro128.fromString(seed)
+      for (let i = 0; i < before; i++) { a.nextU32(); b.nextU32() }
+      const filled = [...a.fill(new Uint32Array(n))]
+      assert.deepEqual(filled, Array.from({ length: n }, () => b.nextU32()))
+      assert.equal(a.nextU32(), b.nextU32())
+    }), { numRuns: 200 })
+  })
+})

@@ -8,7 +8,7 @@ import {
   keepTopK, loraModuleFromTensors, mergeModules, moduleCid, moduleTensors, newLoraConfig, parseLoraConfig, weightedSum, fuse, canonicalOrder,
   canonicalMethod, compositeModule
 } from '../src/index.ts'
-import type { LoraModule, MergeInput, MergeMethod, ToyData, FusionState } from '../src/index.ts'
+import type { LoraModule, MergeInput, MergeMethod, OrderedInput, ToyData, FusionState } from '../src/index.ts'
 import { toyInputs } from './toy-inputs.ts'
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'golden.json'), 'utf8')) as {
@@ -161,7 +161,7 @@ describe('identities and arithmetic', () => {
     assert.equal(steps.length, 3)
     assert.deepEqual(steps[0]!.coefficients, [0, 1])
     assert.ok(steps.slice(1).every(s => s.evaluations === 40))
-    const ordered = result.inputs as typeof result.inputs & { context: ToyData }[]
+    const ordered = result.inputs as readonly OrderedInput<ToyData>[]
     const taskB = ordered.find(i => i.task === 'b')!
     const composite = compositeModule(result)!
     const first = ordered[0]!.module
@@ -207,5 +207,16 @@ describe('refusals', () => {
     const once = await mergeModules(inputs, { name: 'linear' })
     const twice = await mergeModules([...inputs, inputs[1]!], { name: 'linear' })
     assert.equal(twice.stateRoot, once.stateRoot)
+  })
+})
+
+describe('selection', () => {
+  it('property: selectKth agrees with sorting', async () => {
+    const { selectKth } = await import('../src/index.ts')
+    fc.assert(fc.property(fc.array(fc.float({ noNaN: true }), { minLength: 1, maxLength: 60 }), fc.nat(), (values, at) => {
+      const n = at % values.length
+      const sorted = Float32Array.from(values).sort()
+      assert.ok(Object.is(selectKth(Float32Array.from(values), n), sorted[n]) || selectKth(Float32Array.from(values), n) === sorted[n])
+    }), { numRuns: 500 })
   })
 })

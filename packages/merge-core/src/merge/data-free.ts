@@ -69,8 +69,9 @@ export function dropAndRescale (x: Float32Array, density: number, rng: Xoshiro12
   const out = new Float32Array(x.length)
   const keepBelow = Math.floor(density * 2 ** 32)
   const d = Math.fround(density)
+  const draws = rng.fill(new Uint32Array(x.length))
   for (let j = 0; j < x.length; j++) {
-    const keep = rng.nextU32() < keepBelow || density === 1
+    const keep = draws[j]! < keepBelow || density === 1
     out[j] = keep ? x[j]! / d : 0
   }
   return out

@@ -21,6 +21,11 @@ export interface MergeInput<D = unknown> {
   readonly context?: D
   /** A name for messages (a path); the CID is used when absent. */
   readonly label?: string
+  /**
+   * The module's CID when the caller has already computed and verified it (a store that checked
+   * it on receipt); computed here otherwise. A wrong value gives a wrong state root.
+   */
+  readonly cid?: string
 }
 
 export interface OrderedInput<D = unknown> extends MergeInput<D> {
@@ -37,7 +42,7 @@ export function canonicalOrder<D> (inputs: readonly MergeInput<D>[]): OrderedInp
     if (!Number.isSafeInteger(input.height) || input.height < 0) {
       throw new InvalidMergeOptionsError(`height of ${input.label ?? 'a module'} must be a non-negative integer, got ${input.height}`)
     }
-    const cid = moduleCid(input.module)
+    const cid = input.cid ?? moduleCid(input.module)
     const seen = byCid.get(cid)
     if (seen !== undefined) {
       if (seen.height !== input.height || seen.weight !== input.weight) {

@@ -42,6 +42,12 @@ export function mixtureCrossEntropy (weights: readonly number[], predictions: re
   return n === 0 ? 0 : sum / n
 }
 
+export interface MixtureState {
+  readonly weights: readonly number[]
+  readonly contributors: readonly OrderedInput[]
+  readonly steps: readonly FusionStep[]
+}
+
 export async function mix<D> (inputs: readonly OrderedInput<D>[], method: MixtureMethod, evaluator: CandidateEvaluator<D>): Promise<MixtureState> {
   if (evaluator.predict === undefined) throw new InvalidMergeOptionsError('medforge-mixture needs an evaluator with predict()')
   const cache = new Map<string, Predictions>()

@@ -1,0 +1,51 @@
+// The `medforge` command line: sub-command dispatch and error reporting.
+import { ADAPTER_HELP, adapterInspect, adapterMerge } from './adapter-commands.ts'
+import { demo } from './demo-command.ts'
+import { UsageError } from './usage-error.ts'
+
+const HELP = `medforge — build a medical foundation model together, without sharing patient data
+
+Usage: medforge <command> [options]
+
+Commands:
+  adapter inspect DIR_OR_FILE     describe a PEFT LoRA adapter and print its module CID
+  adapter merge --method M ...    merge PEFT adapters deterministically (see: medforge adapter --help)
+  demo                            three simulated sites, every merge method, two arrival orders
+  testnet                         the local multi-institution testnet (not built yet: runs the demo)
+
+Options:
+  -h, --help                      show help
+  --version                       print the version
+`
+
+async function main (argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') { process.stdout.write(HELP); return }
+  if (command === '--version') { console.log('medforge 0.1.0'); return }
+  switch (command) {
+    case 'adapter': {
+      const [sub, ...args] = rest
+      if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help')) { process.stdout.write(ADAPTER_HELP); return }
+      if (sub === 'inspect') return adapterInspect(args)
+      if (sub === 'merge') return await adapterMerge(args)
+      throw new UsageError(`unknown adapter command "${sub}" (inspect, merge)`)
+    }
+    case 'demo': return await demo(rest, { asTestnet: false })
+    case 'testnet': return await demo(rest, { asTestnet: true })
+    default: throw new UsageError(`unknown command "${command}"`)
+  }
+}
+
+try {
+  await main(process.argv.slice(2))
+} catch (err) {
+  if (err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true)) {
+    console.error(`medforge: ${err.message}\nRun 'medforge --help' for usage.`)
+    process.exitCode = 2
+  } else if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && err.name !== 'Error') {
+    console.error(`medforge: ${err.message}`)
+    process.exitCode = 1
+  } else {
+    throw err
+  }
+}
