@@ -1,0 +1,157 @@
+// Framing of the two stream protocols. Every message is one unsigned-varint length-prefixed frame
+// (it-length-prefixed's format) holding DAG-CBOR, except blob data chunks, which are raw bytes.
+// Lengths are checked against their bound before any payload is read.
+import { createHash } from 'node:crypto'
+import * as lp from 'it-length-prefixed'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { decodeCanonical, encodeCanonical } from './canonical.ts'
+import { HashMismatchError, MalformedError, RemoteStatusError, TooLargeError } from './errors.ts'
+import { asObject, int, onlyKeys, str } from './schema.ts'
+
+export const BLOB_PROTOCOL = '/medforge/blob/1.0.0'
+export const SYNC_PROTOCOL = '/medforge/sync/1.0.0'
+/** A control frame (request, header, sync page) never needs more than this. */
+export const MAX_CONTROL_FRAME = 4 * 1024 * 1024
+export const DEFAULT_CHUNK_BYTES = 256 * 1024
+export const MAX_SYNC_PAGE = 256
+
+export type BlobStatus = 'ok' | 'not_found' | 'too_large' | 'error'
+export const BLOB_STATUSES: readonly BlobStatus[] = ['ok', 'not_found', 'too_large', 'error']
+
+export interface BlobRequest { readonly cid: string }
+export interface BlobResponseHeader { readonly status: BlobStatus, readonly size: number, readonly message: string }
+export interface SyncRequest { readonly network: string, readonly after: number, readonly limit: number }
+export interface SyncResponse { readonly records: readonly Uint8Array[], readonly next: number | null }
+
+/** One frame: unsigned varint length, then the payload. */
+export function encodeFrame (payload: Uint8Array): Uint8Array {
+  return lp.encode.single(payload).subarray()
+}
+
+/** Splits one frame off the front of `data`; a truncated or oversized frame is a typed error. */
+export function decodeFrame (data: Uint8Array, maxLength: number): { payload: Uint8Array, rest: Uint8Array } {
+  let length = 0
+  let shift = 1
+  let i = 0
+  for (;; i++) {
+    if (i >= data.length) throw new MalformedError('frame', 'truncated length prefix')
+    if (i >= 8) throw new MalformedError('frame', 'length prefix longer than 8 bytes')
+    const b = data[i]!
+    length += (b & 0x7f) * shift
+    shift *= 128
+    if ((b & 0x80) === 0) break
+  }
+  if (i > 0 && data[i] === 0) throw new MalformedError('frame', 'length prefix is not minimal')
+  if (length > maxLength) throw new TooLargeError('frame', length, maxLength)
+  const start = i + 1
+  if (data.length - start < length) throw new MalformedError('frame', `payload truncated: ${data.length - start} of ${length} bytes`)
+  return { payload: data.subarray(start, start + length), rest: data.subarray(start + length) }
+}
+
+export function encodeBlobRequest (req: BlobRequest): Uint8Array {
+  return encodeFrame(encodeCanonical({ cid: req.cid }))
+}
+
+export function decodeBlobRequest (payload: Uint8Array): BlobRequest {
+  const o = asObject(decodeCanonical(payload, 'blob request'), 'blob request')
+  onlyKeys(o, ['cid'], 'blob request')
+  return { cid: str(o, 'cid', 'blob request', 128) }
+}
+
+export function encodeBlobResponseHeader (h: BlobResponseHeader): Uint8Array {
+  return encodeFrame(encodeCanonical({ status: h.status, size: h.size, message: h.message }))
+}
+
+export function decodeBlobResponseHeader (payload: Uint8Array): BlobResponseHeader {
+  const what = 'blob response'
+  const o = asObject(decodeCanonical(payload, what), what)
+  onlyKeys(o, ['status', 'size', 'message'], what)
+  const status = o.status
+  if (!(BLOB_STATUSES as readonly unknown[]).includes(status)) throw new MalformedError(what, `unknown status ${JSON.stringify(status)}`)
+  const message = o.message
+  if (typeof message !== 'string' || message.length > 1024) throw new MalformedError(what, 'message must be a string of at most 1024 characters')
+  return { status: status as BlobStatus, size: int(o, 'size', what), message }
+}
+
+/** The frames a server sends for a blob: an ok header with the size, then data chunks. */
+export function * blobResponseFrames (data: Uint8Array, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Uint8Array> {
+  yield encodeBlobResponseHeader({ status: 'ok', size: data.length, message: '' })
+  for (let off = 0; off < data.length; off += chunkBytes) yield encodeFrame(data.subarray(off, off + chunkBytes))
+}
+
+export function encodeSyncRequest (req: SyncRequest): Uint8Array {
+  return encodeFrame(encodeCanonical({ network: req.network, after: req.after, limit: req.limit }))
+}
+
+export function decodeSyncRequest (payload: Uint8Array): SyncRequest {
+  const what = 'sync request'
+  const o = asObject(decodeCanonical(payload, what), what)
+  onlyKeys(o, ['network', 'after', 'limit'], what)
+  return { network: str(o, 'network', what, 128), after: int(o, 'after', what), limit: int(o, 'limit', what, 1, MAX_SYNC_PAGE) }
+}
+
+export function encodeSyncResponse (res: SyncResponse): Uint8Array {
+  return encodeFrame(encodeCanonical({ records: res.records, next: res.next }))
+}
+
+export function decodeSyncResponse (payload: Uint8Array, maxRecordBytes: number): SyncResponse {
+  const what = 'sync response'
+  const o = asObject(decodeCanonical(payload, what), what)
+  onlyKeys(o, ['records', 'next'], what)
+  const records = o.records
+  if (!Array.isArray(records) || records.length > MAX_SYNC_PAGE) throw new MalformedError(what, `records must be a list of at most ${MAX_SYNC_PAGE}`)
+  for (const r of records) {
+    if (!(r instanceof Uint8Array)) throw new MalformedError(what, 'each record must be bytes')
+    if (r.length > maxRecordBytes) throw new TooLargeError('synced record', r.length, maxRecordBytes)
+  }
+  const next = o.next === null ? null : int(o, 'next', what)
+  return { records: records as Uint8Array[], next }
+}
+
+export function rawCidOf (data: Uint8Array): string {
+  return CID.createV1(0x55, Digest.create(0x12, createHash('sha256').update(data).digest())).toString()
+}
+
+export interface ReadBlobOptions {
+  readonly cid: string
+  /** The most this side accepts (the network's maxModuleBytes). */
+  readonly maxBytes: number
+  readonly maxChunkBytes?: number
+  readonly signal?: AbortSignal
+}
+
+/**
+ * Reads a blob response from a stream and returns the bytes only if they hash to the requested
+ * CID. Never buffers more than `maxBytes`; a stream that ends early, sends too much or sends the
+ * wrong bytes is a typed error.
+ */
+export async function readBlobResponse (source: AsyncIterable<Uint8Array | Uint8ArrayList>, options: ReadBlobOptions): Promise<Uint8Array> {
+  const maxChunk = options.maxChunkBytes ?? DEFAULT_CHUNK_BYTES
+  let header: BlobResponseHeader | undefined
+  let out: Uint8Array | undefined
+  let received = 0
+  for await (const frame of lp.decode(source, { maxDataLength: Math.max(maxChunk, MAX_CONTROL_FRAME) })) {
+    options.signal?.throwIfAborted()
+    const payload = frame.subarray()
+    if (header === undefined) {
+      header = decodeBlobResponseHeader(payload)
+      if (header.status !== 'ok') throw new RemoteStatusError(header.status, header.message)
+      if (header.size > options.maxBytes) throw new TooLargeError(`blob ${options.cid}`, header.size, options.maxBytes)
+      out = new Uint8Array(header.size)
+      if (header.size === 0) break
+      continue
+    }
+    if (payload.length > maxChunk) throw new TooLargeError('blob chunk', payload.length, maxChunk)
+    if (received + payload.length > header.size) throw new MalformedError('blob stream', `more than the announced ${header.size} bytes`)
+    out!.set(payload, received)
+    received += payload.length
+    if (received === header.size) break
+  }
+  if (header === undefined) throw new MalformedError('blob stream', 'ended before the response header')
+  if (received !== header.size) throw new MalformedError('blob stream', `ended after ${received} of ${header.size} bytes`)
+  const actual = rawCidOf(out!)
+  if (actual !== options.cid) throw new HashMismatchError(options.cid, actual)
+  return out!
+}

@@ -1,0 +1,113 @@
+// Gossip validation, one function per record type. Checks run cheapest first: size before
+// decoding, decoding before membership and time, signature last. `reject` only for what is
+// provably bad; `ignore` for what may become valid later.
+import { signingBytes } from './canonical.ts'
+import { accept, ignore, reject } from './codes.ts'
+import type { ValidationResult } from './codes.ts'
+import { MalformedError } from './errors.ts'
+import { publicKeyOfPeerId } from './identity.ts'
+import type { Member } from './manifest.ts'
+import { decodeRecord, recordCid, unsigned } from './records.ts'
+import type { ModuleAnnouncement, Revocation, SignedRecord, StateAttestation } from './records.ts'
+
+export interface ValidationContext {
+  /** The network CID this topic belongs to. */
+  readonly network: string
+  readonly members: ReadonlyMap<string, Member>
+  readonly revoked: ReadonlySet<string>
+  readonly quorum: number
+  readonly tasks: ReadonlySet<string>
+  readonly maxMessageBytes: number
+  readonly now: number
+  /** How far in the future a createdAt may be (clock skew), default 5 minutes. */
+  readonly maxClockSkewMs?: number
+  readonly isKnownRecord: (recordCid: string) => boolean
+  readonly isKnownRoot: (stateRoot: string) => boolean
+}
+
+type Result<T> = ValidationResult<T>
+
+type Decoded = { readonly record: SignedRecord, readonly refusal?: undefined } | { readonly record?: undefined, readonly refusal: Result<never> }
+
+function decodeSized (data: Uint8Array, ctx: ValidationContext): Decoded {
+  if (data.length > ctx.maxMessageBytes) return { refusal: reject('too_large', `message is ${data.length} bytes, limit ${ctx.maxMessageBytes}`) }
+  try {
+    return { record: decodeRecord(data) }
+  } catch (err) {
+    if (err instanceof MalformedError) return { refusal: reject('malformed', err.message) }
+    throw err
+  }
+}
+
+function checkAuthor<T> (author: string, ctx: ValidationContext, record: T): Result<T> | undefined {
+  if (ctx.revoked.has(author)) return reject('revoked_member', `${author} was revoked from the network`, record)
+  if (!ctx.members.has(author)) return reject('not_a_member', `${author} is not a member of the network`, record)
+  return undefined
+}
+
+function checkTime<T> (createdAt: number, ctx: ValidationContext, record: T): Result<T> | undefined {
+  const skew = ctx.maxClockSkewMs ?? 300_000
+  if (createdAt > ctx.now + skew) return ignore('future_timestamp', `createdAt is ${createdAt - ctx.now} ms in the future`, record)
+  return undefined
+}
+
+async function checkSignature<T extends ModuleAnnouncement | StateAttestation> (record: T): Promise<boolean> {
+  const key = publicKeyOfPeerId(record.author)
+  return key !== undefined && await key.verify(signingBytes(record.type, unsigned(record)), record.signature)
+}
+
+export async function validateModuleAnnouncement (data: Uint8Array, ctx: ValidationContext): Promise<Result<ModuleAnnouncement>> {
+  const { record: decoded, refusal } = decodeSized(data, ctx)
+  if (refusal !== undefined || decoded === undefined) return refusal!
+  if (decoded.type !== 'module-announcement') return reject('unknown_type', `expected a module-announcement, got a ${decoded.type}`)
+  const r = decoded
+  if (r.network !== ctx.network) return reject('unknown_network', `announcement is for network ${r.network}`, r)
+  if (!ctx.tasks.has(r.task)) return reject('unknown_task', `task "${r.task}" is not in the network's registry`, r)
+  const author = checkAuthor(r.author, ctx, r)
+  if (author !== undefined) return author
+  if (!(ctx.members.get(r.author)!.roles.includes('contributor'))) return reject('not_authorized', `${r.author} is not a contributor`, r)
+  const time = checkTime(r.createdAt, ctx, r)
+  if (time !== undefined) return time
+  if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
+  if (!ctx.isKnownRoot(r.parentRoot)) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
+  if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  return accept(r)
+}
+
+export async function validateStateAttestation (data: Uint8Array, ctx: ValidationContext): Promise<Result<StateAttestation>> {
+  const { record: decoded, refusal } = decodeSized(data, ctx)
+  if (refusal !== undefined || decoded === undefined) return refusal!
+  if (decoded.type !== 'state-attestation') return reject('unknown_type', `expected a state-attestation, got a ${decoded.type}`)
+  const r = decoded
+  if (r.network !== ctx.network) return reject('unknown_network', `attestation is for network ${r.network}`, r)
+  const author = checkAuthor(r.author, ctx, r)
+  if (author !== undefined) return author
+  const time = checkTime(r.createdAt, ctx, r)
+  if (time !== undefined) return time
+  if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
+  if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  return accept(r)
+}
+
+export async function validateRevocation (data: Uint8Array, ctx: ValidationContext): Promise<Result<Revocation>> {
+  const { record: decoded, refusal } = decodeSized(data, ctx)
+  if (refusal !== undefined || decoded === undefined) return refusal!
+  if (decoded.type !== 'revocation') return reject('unknown_type', `expected a revocation, got a ${decoded.type}`)
+  const r = decoded
+  if (r.network !== ctx.network) return reject('unknown_network', `revocation is for network ${r.network}`, r)
+  const signers = r.signatures.map(s => s.peerId)
+  const byAuthor = signers.includes(r.moduleAuthor)
+  const memberSigners = new Set(signers.filter(p => ctx.members.has(p) && !ctx.revoked.has(p)))
+  if (!byAuthor && memberSigners.size < ctx.quorum) {
+    return reject('not_authorized', `signed by ${memberSigners.size} member(s); needs the module's author or a quorum of ${ctx.quorum}`, r)
+  }
+  const time = checkTime(r.createdAt, ctx, r)
+  if (time !== undefined) return time
+  if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
+  const message = signingBytes('revocation', unsigned(r))
+  for (const s of r.signatures) {
+    const key = publicKeyOfPeerId(s.peerId)
+    if (key === undefined || !await key.verify(message, s.signature)) return reject('bad_signature', `signature of ${s.peerId} does not verify`, r)
+  }
+  return accept(r)
+}

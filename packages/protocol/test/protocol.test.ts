@@ -1,0 +1,205 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import {
+  HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES,
+  blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord,
+  decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile,
+  encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, rawCidOf,
+  readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation,
+  verifyManifestChain, addRevocationSignature
+} from '../src/index.ts'
+import type { Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
+import { genesis, genesisBody, identities, sampleRecords } from './samples.ts'
+
+const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'golden.json'), 'utf8')) as Record<string, unknown>
+const ids = await identities()
+const records = await sampleRecords(ids)
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const unhex = (s: unknown): Uint8Array => new Uint8Array(Buffer.from(s as string, 'hex'))
+
+describe('golden byte vectors', () => {
+  it('identities from fixed seeds', () => assert.deepEqual(ids.map(i => i.peerId), golden.peerIds))
+  it('manifest body, CID and signatures', async () => {
+    const g = await genesis(ids)
+    assert.equal(hex(encodeCanonical(g.body)), golden.manifestBody)
+    assert.equal(manifestCid(g.body), golden.manifestCid)
+    assert.deepEqual(g.signatures, golden.manifestSignatures)
+  })
+  for (const [key, record] of [['moduleAnnouncement', records.announcement], ['stateAttestation', records.attestation], ['revocation', records.revocation]] as const) {
+    it(`${key} encodes to the committed bytes and decodes back`, () => {
+      assert.equal(hex(encodeRecord(record)), golden[key])
+      assert.deepEqual(decodeRecord(unhex(golden[key])), record)
+    })
+  }
+  it('stream frames', () => {
+    assert.equal(hex(encodeBlobRequest({ cid: records.announcement.moduleBlob })), golden.blobRequest)
+    assert.equal(hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })), golden.blobResponseHeader)
+    assert.equal(hex(encodeSyncRequest({ network: records.network, after: 17, limit: 64 })), golden.syncRequest)
+    assert.equal(hex(encodeSyncResponse({ records: [encodeRecord(records.attestation)], next: 18 })), golden.syncResponse)
+    assert.deepEqual(decodeBlobRequest(decodeFrame(unhex(golden.blobRequest), 1024).payload), { cid: records.announcement.moduleBlob })
+    assert.deepEqual(decodeSyncRequest(decodeFrame(unhex(golden.syncRequest), 1024).payload), { network: records.network, after: 17, limit: 64 })
+    const page = decodeSyncResponse(decodeFrame(unhex(golden.syncResponse), 4096).payload, 4096)
+    assert.equal(page.next, 18)
+    assert.deepEqual(decodeRecord(page.records[0]!), records.attestation)
+  })
+})
+
+describe('manifest', () => {
+  it('verifies a genesis with a quorum and derives topics from its CID', async () => {
+    const g = await genesis(ids)
+    const { current, network, revoked } = await verifyManifestChain([g])
+    assert.equal(network, golden.manifestCid)
+    assert.equal(networkCid(current), network)
+    assert.equal(revoked.size, 0)
+    assert.equal(topics(network).modules, `/medforge/${network}/modules/1`)
+    assert.deepEqual(decodeManifestFile(encodeManifestFile(g)), g)
+  })
+
+  it('refuses a revision without quorum, and accepts a revoking revision with one', async () => {
+    const g = await genesis(ids)
+    const body = { ...genesisBody(ids), revision: 1, network: manifestCid(g.body), parent: manifestCid(g.body), members: g.body.members.slice(1), quorum: 1 }
+    const oneSig = await signManifest({ body, signatures: [] }, ids[1]!)
+    await assert.rejects(verifyManifestChain([g, oneSig]), (e: unknown) => e instanceof ManifestVerificationError && /1 valid member signature\(s\), quorum is 2/.test(e.message))
+    const outsider = await signManifest(oneSig, ids[3]!)
+    await assert.rejects(verifyManifestChain([g, outsider]), /quorum is 2/)
+    const twoSigs = await signManifest(oneSig, ids[2]!)
+    const { revoked, current } = await verifyManifestChain([g, twoSigs])
+    assert.deepEqual([...revoked], [ids[0]!.peerId])
+    assert.equal(current.members.length, 2)
+    const forged: SignedManifest = { body, signatures: [...twoSigs.signatures.slice(0, 1), { peerId: twoSigs.signatures[1]!.peerId, signature: twoSigs.signatures[0]!.signature }] }
+    await assert.rejects(verifyManifestChain([g, forged]), /invalid signature/)
+    await assert.rejects(verifyManifestChain([g, { ...twoSigs, body: { ...body, parent: records.network.replace('a', 'b') } }]), /names parent/)
+  })
+
+  it('refuses malformed manifests, naming the field', () => {
+    const good = genesisBody(ids)
+    assert.throws(() => parseManifestBody({ ...good, quorum: 9 }), /quorum must be an integer in \[1, 3\]/)
+    assert.throws(() => parseManifestBody({ ...good, tasks: [] }), /at least one task/)
+    assert.throws(() => parseManifestBody({ ...good, members: [{ peerId: 'nope', name: 'x', roles: ['contributor'] }] }), /not an Ed25519 peer id/)
+    assert.throws(() => parseManifestBody({ ...good, protocol: 'medforge/9' }), /this build speaks "medforge\/1"/)
+    assert.throws(() => parseManifestBody({ ...good, extra: 1 }), /unexpected field "extra"/)
+    assert.throws(() => decodeManifestFile('{'), MalformedError)
+  })
+})
+
+function context (overrides: Partial<ValidationContext> = {}): ValidationContext {
+  const members = new Map<string, Member>(genesisBody(ids).members.map(m => [m.peerId, m]))
+  return {
+    network: records.network,
+    members,
+    revoked: new Set(),
+    quorum: 2,
+    tasks: new Set(['pneumonia', 'breast']),
+    maxMessageBytes: 64 * 1024,
+    now: 1_790_000_400_000,
+    isKnownRecord: () => false,
+    isKnownRoot: () => true,
+    ...overrides
+  }
+}
+
+describe('validation', () => {
+  const bytes = encodeRecord(records.announcement)
+  it('accepts valid records', async () => {
+    assert.equal((await validateModuleAnnouncement(bytes, context())).verdict, 'accept')
+    assert.equal((await validateStateAttestation(encodeRecord(records.attestation), context())).verdict, 'accept')
+    assert.equal((await validateRevocation(encodeRecord(records.revocation), context())).verdict, 'accept')
+  })
+
+  it('returns the documented verdict and code for each bad input', async () => {
+    const forged = { ...records.announcement, samples: 999_999 } // signature no longer covers it
+    const nonMember = await (await import('../src/index.ts')).signRecord<ModuleAnnouncement>({ ...records.announcement, author: undefined } as never, ids[3]!)
+    const cases: Array<[string, Promise<{ verdict: string, code: string }>, string, string]> = [
+      ['oversized', validateModuleAnnouncement(bytes, context({ maxMessageBytes: 100 })), 'reject', 'too_large'],
+      ['garbage', validateModuleAnnouncement(new Uint8Array([0xff, 0x00, 0x13]), context()), 'reject', 'malformed'],
+      ['wrong type', validateModuleAnnouncement(encodeRecord(records.attestation), context()), 'reject', 'unknown_type'],
+      ['other network', validateModuleAnnouncement(bytes, context({ network: 'bafyother' })), 'reject', 'unknown_network'],
+      ['unknown task', validateModuleAnnouncement(bytes, context({ tasks: new Set(['breast']) })), 'reject', 'unknown_task'],
+      ['non-member', validateModuleAnnouncement(encodeRecord(nonMember), context()), 'reject', 'not_a_member'],
+      ['revoked', validateModuleAnnouncement(bytes, context({ revoked: new Set([ids[0]!.peerId]) })), 'reject', 'revoked_member'],
+      ['future', validateModuleAnnouncement(bytes, context({ now: 1_700_000_000_000 })), 'ignore', 'future_timestamp'],
+      ['duplicate', validateModuleAnnouncement(bytes, context({ isKnownRecord: cid => cid === recordCid(records.announcement) })), 'ignore', 'duplicate'],
+      ['unknown parent', validateModuleAnnouncement(bytes, context({ isKnownRoot: () => false })), 'ignore', 'parent_unknown'],
+      ['forged', validateModuleAnnouncement(encodeRecord(forged), context()), 'reject', 'bad_signature'],
+      ['attestation by non-member', validateStateAttestation(encodeRecord(records.attestation), context({ members: new Map() })), 'reject', 'not_a_member'],
+      ['revocation by a stranger', validateRevocation(encodeRecord(await addRevocationSignature({ ...records.revocation, signatures: [] }, ids[3]!)), context()), 'reject', 'not_authorized']
+    ]
+    for (const [name, promise, verdict, code] of cases) {
+      const r = await promise
+      assert.equal(r.verdict, verdict, name)
+      assert.equal(r.code, code, name)
+      assert.ok((VALIDATION_CODES as readonly string[]).includes(r.code))
+    }
+  })
+
+  it('a quorum may revoke anyone\'s module', async () => {
+    let r = await addRevocationSignature({ ...records.revocation, moduleAuthor: ids[2]!.peerId, signatures: [] }, ids[0]!)
+    assert.equal((await validateRevocation(encodeRecord(r), context())).code, 'not_authorized')
+    r = await addRevocationSignature(r, ids[1]!)
+    assert.equal((await validateRevocation(encodeRecord(r), context())).verdict, 'accept')
+  })
+
+  it('checks size before decoding: an oversized message is refused without being parsed', async () => {
+    const huge = new Uint8Array(1_000_000).fill(0xff)
+    const r = await validateModuleAnnouncement(huge, context())
+    assert.equal(r.code, 'too_large')
+  })
+})
+
+describe('decoders under random input', () => {
+  const typed = (err: unknown): boolean => err instanceof MalformedError || err instanceof TooLargeError
+  const decoders: Array<[string, (b: Uint8Array) => unknown]> = [
+    ['record', decodeRecord],
+    ['frame', b => decodeFrame(b, 1024)],
+    ['blob request', decodeBlobRequest],
+    ['blob response header', decodeBlobResponseHeader],
+    ['sync request', decodeSyncRequest],
+    ['sync response', b => decodeSyncResponse(b, 1024)]
+  ]
+  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), unhex(golden.syncResponse), unhex(golden.blobRequest)]
+  for (const [name, decode] of decoders) {
+    it(`${name}: random and mutated bytes give only typed errors`, () => {
+      fc.assert(fc.property(fc.oneof(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.tuple(fc.constantFrom(...seeds), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat()).map(([s, at, v, cut]) => {
+          const b = Uint8Array.from(s); b[at % b.length] = v; return b.subarray(0, Math.max(1, cut % (b.length + 1)))
+        })
+      ), (b) => {
+        try { decode(b) } catch (err) { assert.ok(typed(err), `${name}: ${String(err)}`) }
+      }), { numRuns: 1500 })
+    })
+  }
+
+  it('key files: corrupt input gives InvalidKeyFileError', async () => {
+    const text = encodeKeyFile(ids[0]!, 'Institution 1')
+    assert.equal(decodeKeyFile(text, 'k.json').peerId, ids[0]!.peerId)
+    fc.assert(fc.property(fc.nat(text.length - 1), fc.string({ minLength: 1, maxLength: 1 }), (at, c) => {
+      const broken = text.slice(0, at) + c + text.slice(at + 1)
+      try { decodeKeyFile(broken, 'k.json') } catch (err) { assert.equal((err as Error).name, 'InvalidKeyFileError') }
+    }), { numRuns: 300 })
+  })
+})
+
+describe('blob stream', () => {
+  async function * chunks (frames: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> { for (const f of frames) yield f }
+  const data = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff)
+  const cid = rawCidOf(data)
+
+  it('reads a chunked blob and verifies its hash', async () => {
+    const out = await readBlobResponse(chunks(blobResponseFrames(data, 4096)), { cid, maxBytes: 1e6, maxChunkBytes: 4096 })
+    assert.deepEqual(out, data)
+  })
+  it('refuses wrong bytes, oversize, truncation and remote errors with typed errors', async () => {
+    const other = rawCidOf(new Uint8Array([1]))
+    await assert.rejects(readBlobResponse(chunks(blobResponseFrames(data)), { cid: other, maxBytes: 1e6 }), HashMismatchError)
+    await assert.rejects(readBlobResponse(chunks(blobResponseFrames(data)), { cid, maxBytes: 1000 }), TooLargeError)
+    await assert.rejects(readBlobResponse(chunks([...blobResponseFrames(data, 4096)].slice(0, 5)), { cid, maxBytes: 1e6, maxChunkBytes: 4096 }), /ended after 16384 of 70000 bytes/)
+    await assert.rejects(readBlobResponse(chunks(blobResponseFrames(data, 8192)), { cid, maxBytes: 1e6, maxChunkBytes: 4096 }), TooLargeError)
+    await assert.rejects(readBlobResponse(chunks([encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'gone' })]), { cid, maxBytes: 1e6 }), RemoteStatusError)
+    await assert.rejects(readBlobResponse(chunks([]), { cid, maxBytes: 1e6 }), /ended before the response header/)
+    await assert.rejects(readBlobResponse(chunks([encodeFrame(new Uint8Array([0xff]))]), { cid, maxBytes: 1e6 }), MalformedError)
+  })
+})

@@ -1,0 +1,27 @@
+// Regenerates the protocol's golden byte vectors. Only for a deliberate encoding change (bump the
+// record's /vN); the tests compare against the committed file.
+//   node scripts/make-protocol-fixtures.ts
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid } from '../packages/protocol/src/index.ts'
+import { genesis, identities, sampleRecords } from '../packages/protocol/test/samples.ts'
+
+const ids = await identities()
+const { announcement, attestation, revocation } = await sampleRecords(ids)
+const g = await genesis(ids)
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const golden = {
+  peerIds: ids.map(i => i.peerId),
+  manifestBody: hex(encodeCanonical(g.body)),
+  manifestCid: manifestCid(g.body),
+  manifestSignatures: g.signatures,
+  moduleAnnouncement: hex(encodeRecord(announcement)),
+  stateAttestation: hex(encodeRecord(attestation)),
+  revocation: hex(encodeRecord(revocation)),
+  blobRequest: hex(encodeBlobRequest({ cid: announcement.moduleBlob })),
+  blobResponseHeader: hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })),
+  syncRequest: hex(encodeSyncRequest({ network: announcement.network, after: 17, limit: 64 })),
+  syncResponse: hex(encodeSyncResponse({ records: [encodeRecord(attestation)], next: 18 }))
+}
+writeFileSync(join(import.meta.dirname, '..', 'packages', 'protocol', 'test', 'fixtures', 'golden.json'), JSON.stringify(golden, null, 2) + '\n')
+console.log('wrote packages/protocol/test/fixtures/golden.json')
