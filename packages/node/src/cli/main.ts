@@ -1,6 +1,7 @@
 // The `medforge` command line: sub-command dispatch and error reporting.
 import { ADAPTER_HELP, adapterInspect, adapterMerge } from './adapter-commands.ts'
 import { demo } from './demo-command.ts'
+import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-commands.ts'
 import { UsageError } from './usage-error.ts'
 
 const HELP = `medforge — build a medical foundation model together, without sharing patient data
@@ -10,6 +11,8 @@ Usage: medforge <command> [options]
 Commands:
   adapter inspect DIR_OR_FILE     describe a PEFT LoRA adapter and print its module CID
   adapter merge --method M ...    merge PEFT adapters deterministically (see: medforge adapter --help)
+  keys new --out FILE | show FILE  institution keys (the daemon's libp2p identity)
+  network create | sign | verify  network manifests (see: medforge network --help)
   demo                            three simulated sites, every merge method, two arrival orders
   testnet                         the local multi-institution testnet (not built yet: runs the demo)
 
@@ -30,6 +33,12 @@ async function main (argv: string[]): Promise<void> {
       if (sub === 'merge') return await adapterMerge(args)
       throw new UsageError(`unknown adapter command "${sub}" (inspect, merge)`)
     }
+    case 'keys':
+      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(KEYS_HELP); return }
+      return await keysCommand(rest)
+    case 'network':
+      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(NETWORK_HELP); return }
+      return await networkCommand(rest)
     case 'demo': return await demo(rest, { asTestnet: false })
     case 'testnet': return await demo(rest, { asTestnet: true })
     default: throw new UsageError(`unknown command "${command}"`)
