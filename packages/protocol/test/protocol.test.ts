@@ -173,6 +173,16 @@ describe('decoders under random input', () => {
     })
   }
 
+  it('manifest files: corrupt JSON and mutated bodies give only MalformedError', async () => {
+    const text = encodeManifestFile(await genesis(ids))
+    fc.assert(fc.property(fc.nat(text.length - 1), fc.string({ minLength: 1, maxLength: 3 }), (at, c) => {
+      try { decodeManifestFile(text.slice(0, at) + c + text.slice(at + 1)) } catch (err) { assert.ok(err instanceof MalformedError, String(err)) }
+    }), { numRuns: 1000 })
+    fc.assert(fc.property(fc.jsonValue(), fc.constantFrom('tasks', 'members', 'lora', 'limits', 'quorum', 'merge', 'baseModel', 'bootstrap', 'revision', 'network'), (value, field) => {
+      try { parseManifestBody({ ...genesisBody(ids), [field]: value }) } catch (err) { assert.ok(err instanceof MalformedError, String(err)) }
+    }), { numRuns: 1000 })
+  })
+
   it('key files: corrupt input gives InvalidKeyFileError', async () => {
     const text = encodeKeyFile(ids[0]!, 'Institution 1')
     assert.equal(decodeKeyFile(text, 'k.json').peerId, ids[0]!.peerId)
