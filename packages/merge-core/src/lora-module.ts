@@ -60,12 +60,20 @@ export function loraModuleFromTensors (config: LoraConfig, tensors: ReadonlyMap<
   return { config, layers: sortedMap(layers), heads: sortedMap(heads) }
 }
 
-/** PEFT's rank_pattern keys are matched against the end of the layer name. */
+/** PEFT's rank_pattern keys are matched against the end of the layer name (as a regex when they are one). */
 export function rankFor (config: LoraConfig, prefix: string): number {
   for (const [pattern, r] of Object.entries(config.rankPattern)) {
-    if (prefix === pattern || prefix.endsWith(`.${pattern}`) || new RegExp(`(^|\\.)${pattern}$`).test(prefix)) return r
+    if (prefix === pattern || prefix.endsWith(`.${pattern}`) || patternMatches(pattern, prefix)) return r
   }
   return config.r
+}
+
+function patternMatches (pattern: string, name: string): boolean {
+  try {
+    return new RegExp(`(^|\\.)${pattern}$`).test(name)
+  } catch {
+    return false // not a regular expression: only the literal suffix match above applies
+  }
 }
 
 /** The module's tensors under their PEFT file keys, LoRA factors first then heads, as an adapter file holds them. */
