@@ -9,6 +9,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import { decodeCanonical, encodeCanonical } from './canonical.ts'
 import { HashMismatchError, MalformedError, RemoteStatusError, TooLargeError } from './errors.ts'
 import { asObject, int, onlyKeys, str } from './schema.ts'
+import type { Obj } from './schema.ts'
 
 export const BLOB_PROTOCOL = '/medforge/blob/1.0.0'
 export const SYNC_PROTOCOL = '/medforge/sync/1.0.0'
@@ -54,9 +55,15 @@ export function encodeBlobRequest (req: BlobRequest): Uint8Array {
   return encodeFrame(encodeCanonical({ cid: req.cid }))
 }
 
+/** Decodes a control frame's DAG-CBOR map and refuses fields outside `keys`. */
+function decodeMap (payload: Uint8Array, what: string, keys: readonly string[]): Obj {
+  const o = asObject(decodeCanonical(payload, what), what)
+  onlyKeys(o, keys, what)
+  return o
+}
+
 export function decodeBlobRequest (payload: Uint8Array): BlobRequest {
-  const o = asObject(decodeCanonical(payload, 'blob request'), 'blob request')
-  onlyKeys(o, ['cid'], 'blob request')
+  const o = decodeMap(payload, 'blob request', ['cid'])
   return { cid: str(o, 'cid', 'blob request', 128) }
 }
 
@@ -66,8 +73,7 @@ export function encodeBlobResponseHeader (h: BlobResponseHeader): Uint8Array {
 
 export function decodeBlobResponseHeader (payload: Uint8Array): BlobResponseHeader {
   const what = 'blob response'
-  const o = asObject(decodeCanonical(payload, what), what)
-  onlyKeys(o, ['status', 'size', 'message'], what)
+  const o = decodeMap(payload, what, ['status', 'size', 'message'])
   const status = o.status
   if (!(BLOB_STATUSES as readonly unknown[]).includes(status)) throw new MalformedError(what, `unknown status ${JSON.stringify(status)}`)
   const message = o.message
@@ -87,8 +93,7 @@ export function encodeSyncRequest (req: SyncRequest): Uint8Array {
 
 export function decodeSyncRequest (payload: Uint8Array): SyncRequest {
   const what = 'sync request'
-  const o = asObject(decodeCanonical(payload, what), what)
-  onlyKeys(o, ['network', 'after', 'limit'], what)
+  const o = decodeMap(payload, what, ['network', 'after', 'limit'])
   return { network: str(o, 'network', what, 128), after: int(o, 'after', what), limit: int(o, 'limit', what, 1, MAX_SYNC_PAGE) }
 }
 
@@ -98,8 +103,7 @@ export function encodeSyncResponse (res: SyncResponse): Uint8Array {
 
 export function decodeSyncResponse (payload: Uint8Array, maxRecordBytes: number): SyncResponse {
   const what = 'sync response'
-  const o = asObject(decodeCanonical(payload, what), what)
-  onlyKeys(o, ['records', 'next'], what)
+  const o = decodeMap(payload, what, ['records', 'next'])
   const records = o.records
   if (!Array.isArray(records) || records.length > MAX_SYNC_PAGE) throw new MalformedError(what, `records must be a list of at most ${MAX_SYNC_PAGE}`)
   for (const r of records) {
