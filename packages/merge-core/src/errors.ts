@@ -53,3 +53,14 @@ export class InvalidLossError extends Error {
     super(`loss function returned an unusable value: ${detail}`)
   }
 }
+
+export class InvalidDistilledSetError extends Error {
+  override readonly name = 'InvalidDistilledSetError'
+  readonly code = 'ERR_INVALID_DISTILLED_SET'
+  readonly source: string
+
+  constructor (source: string, detail: string) {
+    super(`${source}: invalid distilled set: ${detail}`)
+    this.source = source
+  }
+}

@@ -21,7 +21,9 @@ export const VALIDATION_CODES = [
   'equivocation',
   'parent_unknown',
   'blob_missing',
-  'hash_mismatch'
+  'hash_mismatch',
+  'wrong_height',
+  'fetch_failed'
 ] as const
 
 export type ValidationCode = typeof VALIDATION_CODES[number]

@@ -22,7 +22,8 @@ export interface ValidationContext {
   /** How far in the future a createdAt may be (clock skew), default 5 minutes. */
   readonly maxClockSkewMs?: number
   readonly isKnownRecord: (recordCid: string) => boolean
-  readonly isKnownRoot: (stateRoot: string) => boolean
+  /** The height of a state root this node knows (computed or attested); undefined when unknown. */
+  readonly rootHeight: (stateRoot: string) => number | undefined
 }
 
 type Result<T> = ValidationResult<T>
@@ -69,7 +70,9 @@ export async function validateModuleAnnouncement (data: Uint8Array, ctx: Validat
   const time = checkTime(r.createdAt, ctx, r)
   if (time !== undefined) return time
   if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
-  if (!ctx.isKnownRoot(r.parentRoot)) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
+  const parentHeight = ctx.rootHeight(r.parentRoot)
+  if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
+  if (r.height !== parentHeight + 1) return reject('wrong_height', `height is ${r.height}, its parent state is at height ${parentHeight}`, r)
   if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
   return accept(r)
 }

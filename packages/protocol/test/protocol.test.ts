@@ -96,7 +96,7 @@ function context (overrides: Partial<ValidationContext> = {}): ValidationContext
     maxMessageBytes: 64 * 1024,
     now: 1_790_000_400_000,
     isKnownRecord: () => false,
-    isKnownRoot: () => true,
+    rootHeight: () => 0,
     ...overrides
   }
 }
@@ -122,7 +122,8 @@ describe('validation', () => {
       ['revoked', validateModuleAnnouncement(bytes, context({ revoked: new Set([ids[0]!.peerId]) })), 'reject', 'revoked_member'],
       ['future', validateModuleAnnouncement(bytes, context({ now: 1_700_000_000_000 })), 'ignore', 'future_timestamp'],
       ['duplicate', validateModuleAnnouncement(bytes, context({ isKnownRecord: cid => cid === recordCid(records.announcement) })), 'ignore', 'duplicate'],
-      ['unknown parent', validateModuleAnnouncement(bytes, context({ isKnownRoot: () => false })), 'ignore', 'parent_unknown'],
+      ['unknown parent', validateModuleAnnouncement(bytes, context({ rootHeight: () => undefined })), 'ignore', 'parent_unknown'],
+      ['height not parent + 1', validateModuleAnnouncement(bytes, context({ rootHeight: () => 5 })), 'reject', 'wrong_height'],
       ['forged', validateModuleAnnouncement(encodeRecord(forged), context()), 'reject', 'bad_signature'],
       ['attestation by non-member', validateStateAttestation(encodeRecord(records.attestation), context({ members: new Map() })), 'reject', 'not_a_member'],
       ['revocation by a stranger', validateRevocation(encodeRecord(await addRevocationSignature({ ...records.revocation, signatures: [] }, ids[3]!)), context()), 'reject', 'not_authorized']

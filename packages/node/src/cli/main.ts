@@ -2,6 +2,8 @@
 import { ADAPTER_HELP, adapterInspect, adapterMerge } from './adapter-commands.ts'
 import { demo } from './demo-command.ts'
 import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-commands.ts'
+import { compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
+import { TOY_HELP, toyCommand } from './toy-commands.ts'
 import { UsageError } from './usage-error.ts'
 
 const HELP = `medforge — build a medical foundation model together, without sharing patient data
@@ -13,6 +15,14 @@ Commands:
   adapter merge --method M ...    merge PEFT adapters deterministically (see: medforge adapter --help)
   keys new --out FILE | show FILE  institution keys (the daemon's libp2p identity)
   network create | sign | verify  network manifests (see: medforge network --help)
+  init --name NAME --data-dir DIR create an institution's data directory (key, config, API token)
+  network join MANIFEST --data-dir DIR   join a network (verifies the manifest chain)
+  daemon --data-dir DIR [--listen MULTIADDR] [--api HOST:PORT] [--bootstrap MULTIADDR]
+                                  run the institution daemon (gossip, fetch, merge, attest, API)
+  publish BUNDLE --data-dir DIR [--task T]   sign and publish a module through the running daemon
+  status --data-dir DIR [--json]  peers, modules, state root and whether the peers agree
+  composite export --data-dir DIR --out DIR   the composite as a PEFT adapter plus task heads
+  toy base-model | module         the deterministic toy model for protocol testnets
   demo                            three simulated sites, every merge method, two arrival orders
   testnet                         the local multi-institution testnet (not built yet: runs the demo)
 
@@ -38,7 +48,16 @@ async function main (argv: string[]): Promise<void> {
       return await keysCommand(rest)
     case 'network':
       if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(NETWORK_HELP); return }
+      if (rest[0] === 'join') return await networkJoin(rest.slice(1))
       return await networkCommand(rest)
+    case 'init': return await initCommand(rest)
+    case 'daemon': return await daemonCommand(rest)
+    case 'publish': return await publishCommand(rest)
+    case 'status': return await statusCommand(rest)
+    case 'composite': return await compositeCommand(rest)
+    case 'toy':
+      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(TOY_HELP); return }
+      return toyCommand(rest)
     case 'demo': return await demo(rest, { asTestnet: false })
     case 'testnet': return await demo(rest, { asTestnet: true })
     default: throw new UsageError(`unknown command "${command}"`)

@@ -25,6 +25,7 @@ export const NETWORK_HELP = `medforge network — network manifests (a consortiu
   medforge network sign MANIFEST --key FILE [--out FILE]   add a member's signature
   medforge network verify MANIFEST [REVISION...]          check signatures and quorum along the chain;
                                                           exits 1 with the reason when they fail
+  medforge network join MANIFEST [REVISION...] --data-dir DIR   join the network with a daemon's data directory
 `
 
 export async function keysCommand (args: string[]): Promise<void> {

@@ -1,0 +1,34 @@
+// The single-file form of a module that travels as one blob: a canonical safetensors file (F32,
+// sorted tensors) holding the LoRA factors and the task head, with the PEFT adapter config in the
+// `__metadata__` under `medforge.lora_config`. The same module always gives the same bytes.
+import { InvalidAdapterError } from './errors.ts'
+import { parseLoraConfig, serializeLoraConfig } from './lora-config.ts'
+import { loraModuleFromTensors, moduleTensors } from './lora-module.ts'
+import type { LoraModule } from './lora-module.ts'
+import { decodeSafetensors, encodeSafetensors } from './safetensors.ts'
+
+export const MODULE_FILE_CONFIG_KEY = 'medforge.lora_config'
+export const MODULE_FILE_FORMAT = 'medforge-module/v1'
+
+export function encodeModuleFile (module: LoraModule): Uint8Array {
+  return encodeSafetensors(moduleTensors(module, true), {
+    metadata: { format: 'pt', 'medforge.format': MODULE_FILE_FORMAT, [MODULE_FILE_CONFIG_KEY]: serializeLoraConfig(module.config) }
+  })
+}
+
+/** Decodes a module file; `source` names it in errors (a blob CID, a path). */
+export function decodeModuleFile (bytes: Uint8Array, source: string): LoraModule {
+  const file = decodeSafetensors(bytes, { source })
+  if (file.metadata['medforge.format'] !== MODULE_FILE_FORMAT) {
+    throw new InvalidAdapterError(source, `not a MedForge module file (metadata medforge.format is ${JSON.stringify(file.metadata['medforge.format'] ?? null)}, expected "${MODULE_FILE_FORMAT}")`)
+  }
+  const configText = file.metadata[MODULE_FILE_CONFIG_KEY]
+  if (configText === undefined) throw new InvalidAdapterError(source, `metadata has no ${MODULE_FILE_CONFIG_KEY}`)
+  let json: unknown
+  try {
+    json = JSON.parse(configText)
+  } catch (err) {
+    throw new InvalidAdapterError(source, `${MODULE_FILE_CONFIG_KEY} is not JSON: ${(err as Error).message}`)
+  }
+  return loraModuleFromTensors(parseLoraConfig(json, `${source} ${MODULE_FILE_CONFIG_KEY}`), file.tensors, source)
+}

@@ -1,0 +1,136 @@
+// The daemon's HTTP API (JSON). Reads are open to whoever can reach the address (127.0.0.1 by
+// default); writes need the bearer token stored in the data directory.
+import { timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { recordCid } from '@medforge/protocol'
+import type { Daemon } from '../daemon/daemon.ts'
+import { InvalidModuleError, NotJoinedError } from '../errors.ts'
+import { describeComposite, describeStatus } from './views.ts'
+
+export interface HttpApi {
+  readonly url: string
+  close (): Promise<void>
+}
+
+export interface HttpApiComponents {
+  readonly daemon: Daemon
+  /** HOST:PORT; port 0 picks a free one. */
+  readonly listen: string
+  readonly token: string
+}
+
+class HttpError extends Error {
+  readonly status: number
+  constructor (status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+async function readBody (req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limit) throw new HttpError(413, `request body is ${declared} bytes, the limit is ${limit}`)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > limit) throw new HttpError(413, `request body exceeds the limit of ${limit} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function parseListen (listen: string): { host: string, port: number } {
+  const i = listen.lastIndexOf(':')
+  const port = Number(listen.slice(i + 1))
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`API address must be HOST:PORT, got "${listen}"`)
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port }
+}
+
+export async function createHttpApi ({ daemon, listen, token }: HttpApiComponents): Promise<HttpApi> {
+  const expected = Buffer.from(`Bearer ${token}`)
+  const authorised = (req: IncomingMessage): boolean => {
+    const got = Buffer.from(req.headers.authorization ?? '')
+    return got.length === expected.length && timingSafeEqual(got, expected)
+  }
+  const networkOf = (url: URL): string | undefined => url.searchParams.get('network') ?? undefined
+
+  async function route (req: IncomingMessage, url: URL): Promise<unknown> {
+    const get = req.method === 'GET' || req.method === 'HEAD'
+    switch (`${get ? 'GET' : req.method} ${url.pathname}`) {
+      case 'GET /status': return describeStatus(daemon)
+      case 'GET /peers': return { peers: daemon.peers() }
+      case 'GET /modules': {
+        const rt = daemon.runtime(networkOf(url))
+        return { network: rt.state.network, modules: daemon.ledger.modules(rt.state.network) }
+      }
+      case 'GET /composite': return describeComposite(daemon.runtime(networkOf(url)), daemon)
+      case 'GET /attestations': {
+        const rt = daemon.runtime(networkOf(url))
+        return { network: rt.state.network, attestations: daemon.ledger.attestations(rt.state.network) }
+      }
+      case 'GET /merges': {
+        const rt = daemon.runtime(networkOf(url))
+        return { network: rt.state.network, merges: daemon.ledger.merges(rt.state.network) }
+      }
+      case 'GET /events': return { events: daemon.events.recent(Number(url.searchParams.get('limit') ?? 100)) }
+      case 'POST /modules': {
+        if (!authorised(req)) throw new HttpError(401, 'POST /modules needs "Authorization: Bearer <token>" (the token is in the data directory\'s api-token file)')
+        const rt = daemon.runtime(networkOf(url))
+        const body = await readBody(req, 2 * rt.state.manifest.limits.maxModuleBytes + 65536)
+        let json: Record<string, unknown>
+        try {
+          json = JSON.parse(body.toString('utf8')) as Record<string, unknown>
+        } catch {
+          throw new HttpError(400, 'body must be JSON: {"task", "module" (base64), "distilled" (base64), "samples", "metrics"}')
+        }
+        if (typeof json.task !== 'string' || typeof json.module !== 'string' || typeof json.distilled !== 'string') throw new HttpError(400, 'task, module and distilled are required strings')
+        const samples = json.samples ?? 1
+        if (!Number.isSafeInteger(samples) || (samples as number) < 1) throw new HttpError(400, 'samples must be a positive integer')
+        const metrics = (json.metrics ?? {}) as Record<string, number>
+        const announcement = await rt.publish({
+          task: json.task,
+          moduleFile: Buffer.from(json.module, 'base64'),
+          distilledFile: Buffer.from(json.distilled, 'base64'),
+          samples: samples as number,
+          metrics
+        })
+        return { record: recordCid(announcement), module: announcement.module, moduleBlob: announcement.moduleBlob, distilled: announcement.distilled, height: announcement.height, parentRoot: announcement.parentRoot }
+      }
+      default:
+        throw new HttpError(404, `no route ${req.method} ${url.pathname}`)
+    }
+  }
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const send = (status: number, body: unknown): void => {
+      const text = JSON.stringify(body, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v, 2)
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+      res.end(req.method === 'HEAD' ? undefined : text + '\n')
+    }
+    route(req, url).then(body => send(200, body), (err: unknown) => {
+      if (err instanceof HttpError) send(err.status, { error: err.message })
+      else if (err instanceof NotJoinedError) send(404, { error: err.message, code: err.code })
+      else if (err instanceof InvalidModuleError) send(422, { error: err.message, code: err.code, reason: err.reason })
+      else if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && err.name !== 'Error') send(422, { error: err.message, code: (err as unknown as { code: string }).code })
+      else send(500, { error: (err as Error).message })
+    })
+  })
+  const { host, port } = parseListen(listen)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => { server.off('error', reject); resolve() })
+  })
+  const address = server.address() as AddressInfo
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    url: `http://${shownHost}:${address.port}`,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
+  }
+}

@@ -1,0 +1,66 @@
+// The JSON views the API serves (and `medforge status` prints).
+import type { Daemon } from '../daemon/daemon.ts'
+import type { NetworkRuntime } from '../daemon/network-runtime.ts'
+
+export function describeNetwork (daemon: Daemon, rt: NetworkRuntime) {
+  const network = rt.state.network
+  const head = rt.head()
+  const modules = daemon.ledger.modules(network)
+  const byStatus: Record<string, number> = { fetching: 0, ready: 0, invalid: 0, revoked: 0 }
+  for (const m of modules) byStatus[m.status] = (byStatus[m.status] ?? 0) + 1
+  const attestations = daemon.ledger.attestations(network)
+  const groups = new Map<string, { stateRoot: string, height: number, moduleCount: number, peers: string[] }>()
+  for (const a of attestations) {
+    const g = groups.get(a.stateRoot) ?? { stateRoot: a.stateRoot, height: a.height, moduleCount: a.moduleCount, peers: [] }
+    g.peers.push(a.author)
+    groups.set(a.stateRoot, g)
+  }
+  const others = attestations.filter(a => a.author !== daemon.peerId)
+  return {
+    network,
+    name: rt.state.manifest.name,
+    revision: rt.state.manifest.revision,
+    method: rt.state.method.name,
+    stateRoot: head.stateRoot,
+    height: head.height,
+    moduleCount: head.moduleCount,
+    merging: rt.scheduler.running,
+    modules: byStatus,
+    agreement: {
+      /** Every peer heard from attests the same root as this daemon. */
+      agree: others.length > 0 && others.every(a => a.stateRoot === head.stateRoot),
+      peersHeard: others.length,
+      roots: [...groups.values()].sort((a, b) => b.peers.length - a.peers.length)
+    },
+    refusals: daemon.ledger.refusals(network)
+  }
+}
+
+export function describeStatus (daemon: Daemon) {
+  return {
+    peerId: daemon.peerId,
+    name: daemon.name,
+    pid: process.pid,
+    uptimeMs: Date.now() - daemon.startedAt,
+    addresses: daemon.libp2p.getMultiaddrs().map(a => a.toString()),
+    peers: daemon.libp2p.getPeers().length,
+    networks: [...daemon.runtimes.values()].map(rt => describeNetwork(daemon, rt))
+  }
+}
+
+export function describeComposite (rt: NetworkRuntime, daemon: Daemon) {
+  const current = rt.scheduler.current
+  const network = rt.state.network
+  if (current === undefined) return { network, stateRoot: rt.head().stateRoot, merged: false, modules: [] }
+  const rows = new Map(daemon.ledger.modules(network).map(m => [m.cid, m]))
+  return {
+    network,
+    merged: true,
+    stateRoot: current.stateRoot,
+    engine: current.engineVersion,
+    method: current.method,
+    modules: current.inputs.map(i => ({ cid: i.cid, task: i.task, height: i.height, author: rows.get(i.cid)?.author ?? null, samples: i.sampleCount })),
+    weights: current.weights ?? null,
+    steps: current.steps ?? null
+  }
+}

@@ -1,0 +1,185 @@
+// `medforge init | daemon | publish | status | composite export` and `network join`: running an
+// institution's daemon and talking to it.
+import { existsSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { writeComposite } from '@medforge/merge-core'
+import { decodeManifestFile, verifyManifestChain } from '@medforge/protocol'
+import { startDaemon } from '../daemon/daemon.ts'
+import { createMergeScheduler } from '../daemon/merge-scheduler.ts'
+import { createInputLoader } from '../daemon/module-verifier.ts'
+import { loadNetworkState } from '../daemon/network-state.ts'
+import { createBlobStore } from '../store/blob-store.ts'
+import { DataDir } from '../store/data-dir.ts'
+import { Ledger } from '../store/ledger.ts'
+import { callApi } from './api-client.ts'
+import { readModuleBundle } from './module-bundle.ts'
+import { UsageError } from './usage-error.ts'
+
+const dataDirOption = { 'data-dir': { type: 'string' as const } }
+
+function dataDirOf (values: { 'data-dir'?: string | undefined }): DataDir {
+  const dir = values['data-dir'] ?? process.env.MEDFORGE_DATA_DIR
+  if (dir === undefined) throw new UsageError('--data-dir DIR is required (or set MEDFORGE_DATA_DIR)')
+  return new DataDir(dir)
+}
+
+export async function initCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...dataDirOption, name: { type: 'string' }, listen: { type: 'string', multiple: true }, api: { type: 'string' } } })
+  if (values.name === undefined) throw new UsageError('init needs --name "Institution name"')
+  const dataDir = dataDirOf(values)
+  const identity = await dataDir.init(values.name, {
+    ...(values.listen === undefined ? {} : { listen: values.listen }),
+    ...(values.api === undefined ? {} : { api: values.api })
+  })
+  console.log(`initialised ${dataDir.dir}\npeer id  ${identity.peerId}\nnext     add this peer id to a network manifest, then: medforge network join MANIFEST --data-dir ${dataDir.dir}`)
+}
+
+export async function networkJoin (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...dataDirOption } })
+  if (positionals.length === 0) throw new UsageError('network join takes MANIFEST [REVISION...] --data-dir DIR')
+  const dataDir = dataDirOf(values)
+  const identity = dataDir.identity()
+  const chain = positionals.map(p => {
+    if (!existsSync(p)) throw new UsageError(`no manifest at ${p}`)
+    return decodeManifestFile(readFileSync(p, 'utf8'))
+  })
+  const { current, network } = await verifyManifestChain(chain)
+  await loadNetworkState(chain) // checks this build has the network's base model
+  dataDir.saveChain(network, chain)
+  const config = dataDir.config()
+  if (!config.networks.includes(network)) dataDir.writeConfig({ ...config, networks: [...config.networks, network] })
+  const member = current.members.find(m => m.peerId === identity.peerId)
+  console.log(`joined ${current.name} (${network}), revision ${current.revision}`)
+  console.log(member === undefined
+    ? `warning: this institution (${identity.peerId}) is not a member; members-only peers will refuse its connections`
+    : `member as ${member.name} (${member.roles.join(', ')})`)
+}
+
+export async function daemonCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...dataDirOption,
+      listen: { type: 'string', multiple: true },
+      api: { type: 'string' },
+      bootstrap: { type: 'string', multiple: true },
+      'members-only': { type: 'boolean' },
+      'no-members-only': { type: 'boolean' },
+      mdns: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      'sync-interval': { type: 'string' }
+    }
+  })
+  const dataDir = dataDirOf(values)
+  const log = values.quiet === true ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`)
+  const daemon = await startDaemon({
+    dataDir: dataDir.dir,
+    log,
+    ...(values.listen === undefined ? {} : { listen: values.listen }),
+    ...(values.api === undefined ? {} : { api: values.api }),
+    ...(values.bootstrap === undefined ? {} : { bootstrap: values.bootstrap }),
+    ...(values['no-members-only'] === true ? { membersOnly: false } : values['members-only'] === true ? { membersOnly: true } : {}),
+    ...(values.mdns === true ? { mdns: true } : {}),
+    ...(values['sync-interval'] === undefined ? {} : { syncIntervalMs: Number(values['sync-interval']) })
+  })
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    log(`${signal}: shutting down`)
+    const force = setTimeout(() => { console.error('shutdown took over 10 s; exiting'); process.exit(1) }, 10_000)
+    force.unref()
+    daemon.stop().then(() => { process.exitCode = 0 }, err => { console.error(`shutdown failed: ${(err as Error).message}`); process.exitCode = 1 })
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+export async function publishCommand (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...dataDirOption, task: { type: 'string' }, samples: { type: 'string' }, network: { type: 'string' }, api: { type: 'string' }, json: { type: 'boolean' } } })
+  if (positionals.length !== 1) throw new UsageError('publish takes one ADAPTER_OR_BUNDLE folder')
+  const dataDir = dataDirOf(values)
+  const bundle = readModuleBundle(positionals[0]!)
+  const task = values.task ?? bundle.meta.task
+  if (task === undefined) throw new UsageError('publish needs --task (or a medforge-module.json with "task")')
+  if (bundle.distilledFile === undefined) throw new UsageError(`${positionals[0]} has no distilled.safetensors: a module bundle carries its distilled set`)
+  const samples = values.samples === undefined ? bundle.meta.samples ?? 1 : Number(values.samples)
+  const query = values.network === undefined ? '' : `?network=${encodeURIComponent(values.network)}`
+  const result = await callApi(dataDir, 'POST', `/modules${query}`, {
+    task,
+    module: Buffer.from(bundle.moduleFile).toString('base64'),
+    distilled: Buffer.from(bundle.distilledFile).toString('base64'),
+    samples,
+    metrics: bundle.meta.metrics ?? {}
+  }, values.api === undefined ? {} : { api: values.api }) as Record<string, unknown>
+  if (values.json === true) { console.log(JSON.stringify(result, null, 2)); return }
+  console.log(`published module ${String(result.module)} (height ${String(result.height)}, on ${String(result.parentRoot)})`)
+}
+
+interface StatusView {
+  peerId: string
+  name: string
+  addresses: string[]
+  peers: number
+  networks: Array<{
+    network: string, name: string, method: string, stateRoot: string, height: number, moduleCount: number, merging: boolean,
+    modules: Record<string, number>, refusals: Record<string, number>,
+    agreement: { agree: boolean, peersHeard: number, roots: Array<{ stateRoot: string, height: number, moduleCount: number, peers: string[] }> }
+  }>
+}
+
+export async function statusCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...dataDirOption, json: { type: 'boolean' }, api: { type: 'string' } } })
+  const dataDir = dataDirOf(values)
+  const status = await callApi(dataDir, 'GET', '/status', undefined, values.api === undefined ? {} : { api: values.api }) as StatusView
+  if (values.json === true) { console.log(JSON.stringify(status, null, 2)); return }
+  const peers = await callApi(dataDir, 'GET', '/peers', undefined, values.api === undefined ? {} : { api: values.api }) as { peers: Array<{ peerId: string, name: string | null, latencyMs: number | null, gossipScore: number }> }
+  const lines = [`${status.name}  ${status.peerId}`, `listening ${status.addresses.join(' ')}`, `peers     ${status.peers}`]
+  for (const p of peers.peers) lines.push(`  ${p.peerId}  ${(p.name ?? '(not a member)').padEnd(20)} ${p.latencyMs === null ? '' : `${p.latencyMs} ms`}  score ${p.gossipScore.toFixed(1)}`)
+  for (const n of status.networks) {
+    lines.push(`network   ${n.name} ${n.network}`)
+    lines.push(`  state root ${n.stateRoot}  height ${n.height}, ${n.moduleCount} module(s), ${n.method}${n.merging ? ' (merging…)' : ''}`)
+    lines.push(`  modules    ${Object.entries(n.modules).map(([k, v]) => `${v} ${k}`).join(', ')}`)
+    lines.push(`  agreement  ${n.agreement.peersHeard === 0 ? 'no attestations heard yet' : n.agreement.agree ? `all ${n.agreement.peersHeard} peer(s) heard attest this root` : 'PEERS DISAGREE'}`)
+    for (const r of n.agreement.roots) lines.push(`    ${r.stateRoot}  height ${r.height}, ${r.moduleCount} module(s): ${r.peers.length} peer(s)`)
+    const refusals = Object.entries(n.refusals)
+    if (refusals.length > 0) lines.push(`  refused    ${refusals.map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  }
+  console.log(lines.join('\n'))
+}
+
+/** Exports the composite from the data directory itself (works whether or not the daemon runs). */
+export async function compositeCommand (args: string[]): Promise<void> {
+  const [sub, ...rest] = args
+  if (sub !== 'export') throw new UsageError('composite export --data-dir DIR --out DIR [--network CID]')
+  const { values } = parseArgs({ args: rest, options: { ...dataDirOption, out: { type: 'string' }, network: { type: 'string' } } })
+  if (values.out === undefined) throw new UsageError('composite export needs --out DIR')
+  const dataDir = dataDirOf(values)
+  const config = dataDir.config()
+  const network = values.network ?? config.networks[0]
+  if (network === undefined) throw new UsageError('no network joined')
+  const state = await loadNetworkState(dataDir.loadChain(network))
+  const ledger = new Ledger(dataDir.ledgerPath)
+  try {
+    const blobs = createBlobStore(dataDir.blobDir)
+    let exported = false
+    let failure: Error | undefined
+    const scheduler = createMergeScheduler({
+      ledger,
+      blobs,
+      network: state,
+      loadInputs: createInputLoader(state, ledger, blobs).load,
+      onMerged: result => {
+        writeComposite(values.out!, result)
+        exported = true
+        console.log(`exported the composite of ${result.inputs.length} module(s), state root ${result.stateRoot}, to ${values.out}`)
+      },
+      onError: err => { failure = err }
+    })
+    await scheduler.schedule()
+    if (failure !== undefined) throw failure
+    if (!exported) throw new UsageError('nothing exported')
+  } finally {
+    ledger.close()
+  }
+}

@@ -1,0 +1,190 @@
+// The institution daemon: one libp2p host, one ledger and blob store, one runtime per joined
+// network, and the HTTP API. `createDaemon` returns it stopped; `start` joins the networks.
+import type { Connection, PeerId } from '@libp2p/interface'
+import { SYNC_PROTOCOL } from '@medforge/protocol'
+import { createHttpApi } from '../api/http-api.ts'
+import type { HttpApi } from '../api/http-api.ts'
+import { serveBlobs } from '../p2p/blob-exchange.ts'
+import { createMedforgeLibp2p } from '../p2p/create-libp2p.ts'
+import type { MedforgeLibp2p } from '../p2p/create-libp2p.ts'
+import { createPeerExchange } from '../p2p/peer-exchange.ts'
+import type { PeerExchange } from '../p2p/peer-exchange.ts'
+import { serveSync, syncFrom } from '../p2p/sync-exchange.ts'
+import { createBlobStore } from '../store/blob-store.ts'
+import type { BlobStore } from '../store/blob-store.ts'
+import { DataDir } from '../store/data-dir.ts'
+import type { DaemonConfig } from '../store/data-dir.ts'
+import { Ledger } from '../store/ledger.ts'
+import { createDaemonEvents } from './events.ts'
+import type { DaemonEvents } from './events.ts'
+import { createNetworkRuntime } from './network-runtime.ts'
+import type { NetworkRuntime } from './network-runtime.ts'
+import { loadNetworkState } from './network-state.ts'
+import { peerAdvertTopic } from '@medforge/protocol'
+import { NotJoinedError } from '../errors.ts'
+
+export interface DaemonOptions {
+  readonly dataDir: string
+  readonly listen?: readonly string[]
+  readonly api?: string
+  readonly bootstrap?: readonly string[]
+  readonly membersOnly?: boolean
+  readonly mdns?: boolean
+  readonly log?: (line: string) => void
+  /** How often to re-sync with connected peers (ms). */
+  readonly syncIntervalMs?: number
+}
+
+export interface PeerInfo {
+  readonly peerId: string
+  readonly name: string | null
+  readonly addresses: string[]
+  readonly status: string
+  readonly direction: string
+  readonly latencyMs: number | null
+  readonly gossipScore: number
+  readonly topics: string[]
+}
+
+export interface Daemon {
+  readonly dataDir: DataDir
+  readonly config: DaemonConfig
+  readonly peerId: string
+  readonly name: string
+  readonly libp2p: MedforgeLibp2p
+  readonly ledger: Ledger
+  readonly blobs: BlobStore
+  readonly events: DaemonEvents
+  readonly runtimes: ReadonlyMap<string, NetworkRuntime>
+  readonly api: HttpApi
+  readonly startedAt: number
+  peers (): PeerInfo[]
+  runtime (network?: string): NetworkRuntime
+  /** Pulls records from every connected peer now. */
+  syncAll (): Promise<void>
+  stop (): Promise<void>
+}
+
+export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
+  const dataDir = new DataDir(options.dataDir)
+  const identity = dataDir.identity()
+  const config = dataDir.config()
+  const log = options.log ?? (() => {})
+  if (config.networks.length === 0) throw new NotJoinedError(`no network joined: run 'medforge network join MANIFEST --data-dir ${options.dataDir}' first`)
+  const states = await Promise.all(config.networks.map(async n => await loadNetworkState(dataDir.loadChain(n))))
+  const membersOnly = options.membersOnly ?? config.membersOnly
+  const isMember = (peerId: string): boolean => states.some(s => s.members.has(peerId) && !s.revoked.has(peerId))
+  const maxMessageBytes = Math.max(...states.map(s => s.manifest.limits.maxMessageBytes))
+  const ledger = new Ledger(dataDir.ledgerPath)
+  const blobs = createBlobStore(dataDir.blobDir)
+  const events = createDaemonEvents()
+  const bootstrap = [...new Set([...(options.bootstrap ?? config.bootstrap), ...states.flatMap(s => s.manifest.bootstrap)])]
+    .filter(a => !a.includes(identity.peerId))
+  const gate = (peer: PeerId): boolean => membersOnly && !isMember(peer.toString())
+  const libp2p = await createMedforgeLibp2p({
+    privateKey: identity.privateKey,
+    listen: options.listen ?? config.listen,
+    bootstrap,
+    mdns: options.mdns ?? config.mdns,
+    maxMessageBytes,
+    scoredTopics: states.flatMap(s => [s.topics.modules, s.topics.state, peerAdvertTopic(s.network)]),
+    connectionGater: {
+      denyDialPeer: gate,
+      denyInboundEncryptedConnection: gate
+    }
+  })
+  const runtimes = new Map<string, NetworkRuntime>()
+  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, identity, events, state, log }))
+  const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
+  const latency = new Map<string, number>()
+  const cursors = new Map<string, number>()
+  const syncing = new Set<string>()
+
+  async function syncWith (peer: PeerId): Promise<void> {
+    for (const runtime of runtimes.values()) {
+      const key = `${runtime.state.network}|${peer}`
+      if (syncing.has(key)) continue
+      syncing.add(key)
+      try {
+        const { cursor } = await syncFrom(libp2p, peer, {
+          network: runtime.state.network,
+          after: cursors.get(key) ?? 0,
+          maxRecordBytes: runtime.state.manifest.limits.maxMessageBytes,
+          signal: AbortSignal.timeout(30_000),
+          onRecords: async records => { for (const r of records) await runtime.handleRecord(r, 'sync', peer) }
+        })
+        cursors.set(key, cursor)
+      } catch (err) {
+        log(`sync with ${peer.toString().slice(-8)} failed: ${(err as Error).message}`)
+      } finally {
+        syncing.delete(key)
+      }
+    }
+  }
+
+  const daemon: Daemon = {
+    dataDir,
+    config,
+    peerId: identity.peerId,
+    name: config.name,
+    libp2p,
+    ledger,
+    blobs,
+    events,
+    runtimes,
+    api: undefined as unknown as HttpApi,
+    startedAt: Date.now(),
+    peers () {
+      const pubsub = libp2p.services.pubsub as unknown as { getScore?: (p: string) => number, getTopics: () => string[], getSubscribers: (t: string) => PeerId[] }
+      const byPeer = new Map<string, Connection[]>()
+      for (const c of libp2p.getConnections()) byPeer.set(c.remotePeer.toString(), [...(byPeer.get(c.remotePeer.toString()) ?? []), c])
+      return [...byPeer.entries()].map(([peerId, conns]) => ({
+        peerId,
+        name: states.map(s => s.members.get(peerId)?.name).find(n => n !== undefined) ?? null,
+        addresses: conns.map(c => c.remoteAddr.toString()),
+        status: conns[0]!.status,
+        direction: conns[0]!.direction,
+        latencyMs: latency.get(peerId) ?? null,
+        gossipScore: pubsub.getScore?.(peerId) ?? 0,
+        topics: pubsub.getTopics().filter(t => pubsub.getSubscribers(t).some(p => p.toString() === peerId))
+      })).sort((a, b) => a.peerId < b.peerId ? -1 : 1)
+    },
+    runtime (network) {
+      const r = network === undefined ? runtimes.values().next().value : runtimes.get(network)
+      if (r === undefined) throw new NotJoinedError(network === undefined ? 'no network joined' : `network ${network} is not joined by this daemon`)
+      return r
+    },
+    async syncAll () {
+      await Promise.all(libp2p.getConnections().map(async c => { await syncWith(c.remotePeer) }))
+    },
+    async stop () {
+      clearInterval(timers)
+      await daemon.api.close()
+      for (const e of exchanges) e.stop()
+      for (const r of runtimes.values()) await r.stop()
+      await libp2p.stop()
+      ledger.close()
+      log('stopped')
+    }
+  }
+
+  libp2p.addEventListener('peer:identify', evt => {
+    if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void syncWith(evt.detail.peerId)
+  })
+  await serveBlobs(libp2p, blobs, { maxBytes: Math.max(...states.map(s => s.manifest.limits.maxModuleBytes)) })
+  await serveSync(libp2p, ledger, () => new Set(runtimes.keys()))
+  for (const r of runtimes.values()) await r.start()
+  for (const e of exchanges) e.start()
+  const timers = setInterval(() => {
+    for (const c of libp2p.getConnections()) {
+      void libp2p.services.ping.ping(c.remotePeer, { signal: AbortSignal.timeout(5000) }).then(ms => latency.set(c.remotePeer.toString(), ms)).catch(() => {})
+    }
+    void daemon.syncAll()
+  }, options.syncIntervalMs ?? 10_000)
+  timers.unref()
+  const api = await createHttpApi({ daemon, listen: options.api ?? config.api, token: dataDir.apiToken() })
+  ;(daemon as { api: HttpApi }).api = api
+  dataDir.writeRunning({ url: api.url, pid: process.pid, peerId: identity.peerId, addresses: libp2p.getMultiaddrs().map(a => a.toString()) })
+  log(`${config.name} (${identity.peerId}) listening on ${libp2p.getMultiaddrs().map(a => a.toString()).join(' ')}; API ${api.url}`)
+  return daemon
+}

@@ -1,0 +1,81 @@
+// What the daemon needs from a network's base model: the shapes a module must have, how to read a
+// contributor's distilled set, and the loss the searched merges use. One entry per architecture
+// named in manifests; the weights CID in the manifest must match the model this build has.
+import { TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, cidOfBytes, decodeDistilledSet, formatShape, identityConfig, loraScaling, sameShape } from '@medforge/merge-core'
+import type { CandidateEvaluator, LoraModule, ToyData } from '@medforge/merge-core'
+import type { ManifestBody, TaskSpec } from '@medforge/protocol'
+import { InvalidModuleError, NotJoinedError } from '../errors.ts'
+
+export interface NetworkModel {
+  readonly architecture: string
+  readonly weights: string
+  /** Throws InvalidModuleError when the module does not fit the model or the network's LoRA policy. */
+  checkModule (module: LoraModule, task: TaskSpec, where: string): void
+  /** Decodes and checks a distilled set for `task` (throws with the reason). */
+  decodeDistilled (bytes: Uint8Array, task: TaskSpec, where: string): unknown
+  evaluator (): CandidateEvaluator<unknown>
+}
+
+export const TOY_ARCHITECTURE = 'toy-logistic/v1'
+
+/** The toy model's weights CID: the hash of its frozen encoder (binary32, little-endian). */
+export function toyWeightsCid (model = new ToyModel()): string {
+  return cidOfBytes(new Uint8Array(model.w0.buffer, model.w0.byteOffset, model.w0.byteLength))
+}
+
+/** The LoRA policy every module must follow, whatever the model. */
+export function checkLoraPolicy (module: LoraModule, manifest: ManifestBody, where: string): void {
+  const cfg = identityConfig(module.config)
+  const fail = (detail: string): never => { throw new InvalidModuleError(where, detail) }
+  if (module.config.r !== manifest.lora.rank) fail(`rank is ${module.config.r}, the network's policy is ${manifest.lora.rank}`)
+  if (Math.fround(loraScaling(module.config)) !== Math.fround(manifest.lora.alpha / manifest.lora.rank)) {
+    fail(`LoRA scaling is ${loraScaling(module.config)}, the network's policy is alpha ${manifest.lora.alpha} / rank ${manifest.lora.rank}`)
+  }
+  const targets = JSON.stringify([...(cfg.target_modules as string[] ?? [])].sort())
+  if (targets !== JSON.stringify([...manifest.lora.targets].sort())) fail(`target_modules are ${targets}, the network's policy is ${JSON.stringify(manifest.lora.targets)}`)
+  for (const [layer, { A, B }] of module.layers) {
+    for (const t of [A, B]) if (!t.data.every(Number.isFinite)) fail(`layer ${layer} has a non-finite value`)
+  }
+}
+
+function toyModel (weights: string): NetworkModel {
+  const model = new ToyModel()
+  const { inputs, hidden, rank } = model.spec
+  return {
+    architecture: TOY_ARCHITECTURE,
+    weights,
+    checkModule (module, task, where) {
+      const fail = (detail: string): never => { throw new InvalidModuleError(where, detail) }
+      const layers = [...module.layers.keys()]
+      if (layers.length !== 1 || layers[0] !== TOY_LAYER) fail(`layers are [${layers.join(', ')}], the model has exactly ${TOY_LAYER}`)
+      const pair = module.layers.get(TOY_LAYER)!
+      if (!sameShape(pair.A.shape, [rank, inputs]) || !sameShape(pair.B.shape, [hidden, rank])) {
+        fail(`lora_A ${formatShape(pair.A.shape)} / lora_B ${formatShape(pair.B.shape)}, the model needs [${rank}, ${inputs}] / [${hidden}, ${rank}]`)
+      }
+      const classes = task.labels.length
+      const w = module.heads.get(TOY_HEAD_WEIGHT)
+      const b = module.heads.get(TOY_HEAD_BIAS)
+      if (w === undefined || b === undefined || module.heads.size !== 2) fail(`the task head must be exactly ${TOY_HEAD_WEIGHT} and ${TOY_HEAD_BIAS}`)
+      if (!sameShape(w!.shape, [classes, hidden]) || !sameShape(b!.shape, [classes])) {
+        fail(`head is ${formatShape(w!.shape)} + ${formatShape(b!.shape)}, task "${task.id}" needs [${classes}, ${hidden}] + [${classes}]`)
+      }
+    },
+    decodeDistilled (bytes, task, where): ToyData {
+      const set = decodeDistilledSet(bytes, where, { classes: task.labels.length, featureShape: [inputs] })
+      if (set.task !== task.id) throw new InvalidModuleError(where, `distilled set is for task "${set.task}", the module for "${task.id}"`)
+      return { x: set.inputs.data, y: set.labels }
+    },
+    evaluator: () => model.evaluator() as CandidateEvaluator<unknown>
+  }
+}
+
+/** The model a manifest names, if this build has it with the same weights. */
+export function modelFor (manifest: ManifestBody): NetworkModel {
+  const { architecture, weights } = manifest.baseModel
+  if (architecture === TOY_ARCHITECTURE) {
+    const ours = toyWeightsCid()
+    if (weights !== ours) throw new NotJoinedError(`the network's ${architecture} weights are ${weights}; this build has ${ours}`)
+    return toyModel(weights)
+  }
+  throw new NotJoinedError(`the network's base model "${architecture}" is not available in this build (known: ${TOY_ARCHITECTURE})`)
+}

@@ -1,0 +1,340 @@
+// Everything the daemon does for one joined network: validate gossip and synced records, admit
+// modules, fetch and verify their blobs, schedule merges and attest the resulting state root.
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { ENGINE_VERSION, decodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
+import type { MergeInput, MergeResult } from '@medforge/merge-core'
+import {
+  HashMismatchError, decodeRecord, encodeRecord, recordCid, signRecord, validateModuleAnnouncement, validateRevocation, validateStateAttestation
+} from '@medforge/protocol'
+import type { Identity, ModuleAnnouncement, SignedRecord, StateAttestation, ValidationCode, ValidationResult } from '@medforge/protocol'
+import { InvalidModuleError } from '../errors.ts'
+import { fetchBlob } from '../p2p/blob-exchange.ts'
+import type { MedforgeLibp2p } from '../p2p/create-libp2p.ts'
+import type { BlobStore } from '../store/blob-store.ts'
+import type { Ledger, ModuleRow } from '../store/ledger.ts'
+import type { DaemonEvents } from './events.ts'
+import { createMergeScheduler } from './merge-scheduler.ts'
+import type { MergeScheduler } from './merge-scheduler.ts'
+import { checkLoraPolicy } from './network-model.ts'
+import { createInputLoader, verifyModule } from './module-verifier.ts'
+import { modulesHash, validationContext } from './network-state.ts'
+import type { NetworkState } from './network-state.ts'
+import { applyAnnouncement, applyAttestation, applyRevocation } from './record-effects.ts'
+
+export type RecordSource = 'gossip' | 'sync' | 'local'
+
+export interface NetworkRuntimeComponents {
+  readonly libp2p: MedforgeLibp2p
+  readonly ledger: Ledger
+  readonly blobs: BlobStore
+  readonly identity: Identity
+  readonly events: DaemonEvents
+  readonly state: NetworkState
+  readonly log: (line: string) => void
+}
+
+export interface PublishRequest {
+  readonly task: string
+  readonly moduleFile: Uint8Array
+  readonly distilledFile: Uint8Array
+  readonly samples: number
+  readonly metrics?: Record<string, number>
+}
+
+const MAX_PENDING = 1024
+const FETCH_CONCURRENCY = 4
+const FETCH_TIMEOUT_MS = 30_000
+
+export interface NetworkRuntime {
+  readonly state: NetworkState
+  readonly scheduler: MergeScheduler
+  start (): Promise<void>
+  stop (): Promise<void>
+  handleRecord (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>>
+  publish (request: PublishRequest): Promise<ModuleAnnouncement>
+  /** The latest state: root and height (genesis before any merge). */
+  head (): { stateRoot: string, height: number, moduleCount: number }
+  /** Fetches every module still missing blobs (also run on a timer). */
+  fetchMissing (): void
+  loadInputs (): MergeInput[]
+}
+
+export function createNetworkRuntime (components: NetworkRuntimeComponents): NetworkRuntime {
+  const { libp2p, ledger, blobs, identity, events, state, log } = components
+  const network = state.network
+  const pubsub = libp2p.services.pubsub
+  /** Announcements whose parent root is not known yet, by parent root (bounded). */
+  const pending = new Map<string, Array<{ bytes: Uint8Array, source: RecordSource, from?: PeerId }>>()
+  let pendingCount = 0
+  const fetching = new Set<string>()
+  const fetchQueue: string[] = []
+  /** Where each module was first heard from: the first peer to ask for its blobs. */
+  const heardFrom = new Map<string, PeerId>()
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+
+  ledger.addRoot(network, state.genesisRoot, 0)
+
+  const count = (code: ValidationCode, detail: string, source: RecordSource, from?: PeerId): void => {
+    if (code === 'duplicate' || code === 'ok') return
+    ledger.countRefusal(network, code)
+    events.emit('refusal', { network, code, detail, source, from: from?.toString() })
+  }
+
+  function lookups () {
+    return {
+      isKnownRecord: (cid: string) => ledger.hasRecord(cid),
+      rootHeight: (root: string) => ledger.rootHeight(network, root)
+    }
+  }
+
+  async function validate (bytes: Uint8Array): Promise<ValidationResult<SignedRecord>> {
+    const ctx = validationContext(state, lookups())
+    const first = await validateModuleAnnouncement(bytes, ctx)
+    if (first.code !== 'unknown_type') return first
+    let type: string | undefined
+    try { type = decodeRecord(bytes).type } catch { return first }
+    if (type === 'revocation') return await validateRevocation(bytes, ctx)
+    if (type === 'state-attestation') return await validateStateAttestation(bytes, ctx)
+    return first
+  }
+
+  async function handleRecord (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>> {
+    const result = await validate(bytes)
+    if (result.verdict !== 'accept') {
+      if (result.code === 'parent_unknown' && result.record?.type === 'module-announcement') {
+        const parent = result.record.parentRoot
+        if (pendingCount < MAX_PENDING) {
+          const list = pending.get(parent) ?? []
+          list.push({ bytes, source, ...(from === undefined ? {} : { from }) })
+          pending.set(parent, list)
+          pendingCount++
+        } else {
+          count('parent_unknown', 'pending pool full', source, from)
+        }
+      } else {
+        count(result.code, result.detail ?? '', source, from)
+      }
+      return result
+    }
+    const record = result.record!
+    const cid = recordCid(record)
+    const added = ledger.transaction(() => {
+      if (!ledger.addRecord({ cid, network, type: record.type, author: 'author' in record ? record.author : record.moduleAuthor, bytes })) return false
+      if (record.type === 'module-announcement') applyAnnouncement(ledger, record)
+      return true
+    })
+    if (!added) return { verdict: 'ignore', code: 'duplicate', detail: 'already seen', record }
+    events.emit('record', { network, type: record.type, cid, source, from: from?.toString() })
+    switch (record.type) {
+      case 'module-announcement':
+        if (from !== undefined && !heardFrom.has(record.module)) heardFrom.set(record.module, from)
+        log(`module ${record.module.slice(-12)} (${record.task}, height ${record.height}) from ${record.author.slice(-8)} via ${source}`)
+        enqueueFetch(record.module)
+        break
+      case 'state-attestation':
+        if (applyAttestation(ledger, record)) releasePending(record.stateRoot)
+        events.emit('attestation', { network, author: record.author, stateRoot: record.stateRoot, height: record.height })
+        break
+      case 'revocation':
+        if (applyRevocation(ledger, record)) { inputs.forget(record.module); void scheduler.schedule() }
+        break
+    }
+    return result
+  }
+
+  function releasePending (root: string): void {
+    const waiting = pending.get(root)
+    if (waiting === undefined) return
+    pending.delete(root)
+    pendingCount -= waiting.length
+    for (const w of waiting) void handleRecord(w.bytes, w.source, w.from)
+  }
+
+  function enqueueFetch (cid: string): void {
+    if (fetching.has(cid) || fetchQueue.includes(cid)) return
+    fetchQueue.push(cid)
+    pumpFetches()
+  }
+
+  function pumpFetches (): void {
+    while (!stopped && fetching.size < FETCH_CONCURRENCY && fetchQueue.length > 0) {
+      const cid = fetchQueue.shift()!
+      fetching.add(cid)
+      void fetchModule(cid).finally(() => { fetching.delete(cid); pumpFetches() })
+    }
+  }
+
+  /** Peers to ask for a module's blobs: where we heard it, then its author, then everyone connected. */
+  function candidates (row: ModuleRow): PeerId[] {
+    const out: PeerId[] = []
+    const seen = new Set<string>()
+    const add = (p: PeerId | undefined): void => { if (p !== undefined && !seen.has(p.toString()) && !p.equals(libp2p.peerId)) { seen.add(p.toString()); out.push(p) } }
+    add(heardFrom.get(row.cid))
+    for (const c of libp2p.getConnections()) if (c.remotePeer.toString() === row.author) add(c.remotePeer)
+    for (const c of libp2p.getConnections()) add(c.remotePeer)
+    return out
+  }
+
+  async function getBlob (cid: string, row: ModuleRow): Promise<Uint8Array | undefined> {
+    const local = blobs.get(cid)
+    if (local !== undefined) return local
+    for (const peer of candidates(row)) {
+      if (stopped) return undefined
+      try {
+        const data = await fetchBlob(libp2p, peer, cid, { maxBytes: state.manifest.limits.maxModuleBytes, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
+        blobs.put(data)
+        events.emit('fetch', { network, cid, bytes: data.length, peer: peer.toString() })
+        return data
+      } catch (err) {
+        if (err instanceof HashMismatchError) count('hash_mismatch', `blob ${cid} from ${peer}: ${err.message}`, 'gossip', peer)
+        else events.emit('fetch-failed', { network, cid, peer: peer.toString(), error: (err as Error).message })
+      }
+    }
+    return undefined
+  }
+
+  async function fetchModule (cid: string): Promise<void> {
+    const row = ledger.getModule(network, cid)
+    if (row?.status !== 'fetching') return
+    const moduleBytes = await getBlob(row.moduleBlob, row)
+    const distilledBytes = moduleBytes === undefined ? undefined : await getBlob(row.distilled, row)
+    if (moduleBytes === undefined || distilledBytes === undefined) return // retried by the timer
+    const verdict = verifyModule(state, row, moduleBytes, distilledBytes)
+    if (verdict instanceof InvalidModuleError) {
+      ledger.setModuleStatus(network, cid, 'invalid', verdict.message)
+      count(verdict.reason, verdict.message, 'gossip')
+      log(`module ${cid.slice(-12)} refused: ${verdict.message}`)
+      return
+    }
+    ledger.setModuleStatus(network, cid, 'ready', null, moduleBytes.length + distilledBytes.length)
+    events.emit('module-ready', { network, cid })
+    void scheduler.schedule()
+  }
+
+  const inputs = createInputLoader(state, ledger, blobs)
+
+  async function onMerged (result: MergeResult, timing: { startedAt: number, finishedAt: number, resumedFrom: number }): Promise<void> {
+    const height = result.inputs.reduce((h, i) => Math.max(h, i.height), 0)
+    const cids = result.inputs.map(i => i.cid)
+    ledger.addMerge({
+      network,
+      stateRoot: result.stateRoot,
+      moduleCount: cids.length,
+      height,
+      method: result.method.name,
+      modules: cids,
+      details: { steps: result.steps ?? null, weights: result.weights ?? null, resumedFrom: timing.resumedFrom },
+      startedAt: timing.startedAt,
+      finishedAt: timing.finishedAt
+    })
+    if (ledger.addRoot(network, result.stateRoot, height)) releasePending(result.stateRoot)
+    log(`merged ${cids.length} module(s) with ${result.method.name} in ${timing.finishedAt - timing.startedAt} ms → ${result.stateRoot}`)
+    events.emit('merge', { network, stateRoot: result.stateRoot, moduleCount: cids.length, height, ms: timing.finishedAt - timing.startedAt })
+    const attestation = await signRecord<StateAttestation>({
+      type: 'state-attestation',
+      network,
+      height,
+      modulesHash: modulesHash(cids),
+      moduleCount: cids.length,
+      stateRoot: result.stateRoot,
+      engine: ENGINE_VERSION,
+      createdAt: Date.now()
+    }, identity)
+    const bytes = encodeRecord(attestation)
+    await handleRecord(bytes, 'local')
+    if (!stopped) await pubsub.publish(state.topics.state, bytes).catch(err => log(`attestation not gossiped: ${(err as Error).message}`))
+  }
+
+  const scheduler = createMergeScheduler({
+    ledger,
+    blobs,
+    network: state,
+    loadInputs: inputs.load,
+    onMerged,
+    onError: err => log(`merge failed: ${err.message}`)
+  })
+
+  function head (): { stateRoot: string, height: number, moduleCount: number } {
+    const current = scheduler.current
+    if (current !== undefined) return { stateRoot: current.stateRoot, height: current.inputs.reduce((h, i) => Math.max(h, i.height), 0), moduleCount: current.inputs.length }
+    const last = ledger.latestMerge(network)
+    if (last !== undefined) return { stateRoot: last.stateRoot, height: last.height, moduleCount: last.moduleCount }
+    return { stateRoot: state.genesisRoot, height: 0, moduleCount: 0 }
+  }
+
+  async function publish (request: PublishRequest): Promise<ModuleAnnouncement> {
+    const task = state.tasks.get(request.task)
+    if (task === undefined) throw new InvalidModuleError('publish', `task "${request.task}" is not one of the network's tasks (${[...state.tasks.keys()].join(', ')})`, 'unknown_task')
+    const member = state.members.get(identity.peerId)
+    if (member === undefined || state.revoked.has(identity.peerId) || !member.roles.includes('contributor')) {
+      throw new InvalidModuleError('publish', `this institution (${identity.peerId}) is not a contributor of network ${network}`, 'malformed')
+    }
+    const size = request.moduleFile.length + request.distilledFile.length
+    if (size > state.manifest.limits.maxModuleBytes) throw new InvalidModuleError('publish', `module and distilled set are ${size} bytes, the network's limit is ${state.manifest.limits.maxModuleBytes}`, 'too_large')
+    const module = decodeModuleFile(request.moduleFile, 'published module')
+    checkLoraPolicy(module, state.manifest, 'published module')
+    state.model.checkModule(module, task, 'published module')
+    state.model.decodeDistilled(request.distilledFile, task, 'published distilled set')
+    const moduleBlob = blobs.put(request.moduleFile)
+    const distilled = blobs.put(request.distilledFile)
+    const parent = head()
+    const announcement = await signRecord<ModuleAnnouncement>({
+      type: 'module-announcement',
+      network,
+      task: request.task,
+      module: moduleCid(module),
+      moduleBlob,
+      distilled,
+      head: headCid(module) ?? null,
+      parentRoot: parent.stateRoot,
+      height: parent.height + 1,
+      samples: request.samples,
+      metrics: request.metrics ?? {},
+      createdAt: Date.now()
+    }, identity)
+    const bytes = encodeRecord(announcement)
+    const result = await handleRecord(bytes, 'local')
+    if (result.verdict !== 'accept') throw new InvalidModuleError('publish', `own announcement refused: ${result.code} ${result.detail ?? ''}`, 'malformed')
+    await pubsub.publish(state.topics.modules, bytes).catch(err => log(`announcement not gossiped yet (${(err as Error).message}); peers will sync it`))
+    return announcement
+  }
+
+  function fetchMissing (): void {
+    for (const row of ledger.modules(network, 'fetching')) enqueueFetch(row.cid)
+  }
+
+  /** Gossip's three-way verdict is the validator's: reject penalises the peer that sent it. */
+  async function gossipValidator (peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> {
+    const result = await handleRecord(msg.data, 'gossip', peer)
+    return result.verdict === 'accept' ? TopicValidatorResult.Accept : result.verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+  }
+
+  return {
+    state,
+    scheduler,
+    head,
+    handleRecord,
+    publish,
+    fetchMissing,
+    loadInputs: inputs.load,
+    async start () {
+      pubsub.topicValidators.set(state.topics.modules, gossipValidator)
+      pubsub.topicValidators.set(state.topics.state, gossipValidator)
+      pubsub.subscribe(state.topics.modules)
+      pubsub.subscribe(state.topics.state)
+      fetchMissing()
+      void scheduler.schedule()
+      timer = setInterval(fetchMissing, 3000)
+      timer.unref()
+    },
+    async stop () {
+      stopped = true
+      clearInterval(timer)
+      pubsub.topicValidators.delete(state.topics.modules)
+      pubsub.topicValidators.delete(state.topics.state)
+      await scheduler.stop()
+    }
+  }
+}

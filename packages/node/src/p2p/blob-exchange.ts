@@ -1,0 +1,58 @@
+// The blob protocol (/medforge/blob/1.0.0): one request per stream, the server answers with a
+// header and the bytes in chunks; the client verifies the hash before anything is stored.
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { BLOB_PROTOCOL, blobResponseFrames, decodeBlobRequest, encodeBlobRequest, encodeBlobResponseHeader, readBlobResponse } from '@medforge/protocol'
+import type { BlobStore } from '../store/blob-store.ts'
+import { readRequest, sendFrames } from './stream-io.ts'
+
+export interface BlobServerOptions {
+  readonly maxBytes: number
+  /** Per-stream time limit: a peer that stops reading is dropped. */
+  readonly timeoutMs?: number
+  readonly onServed?: (cid: string, bytes: number) => void
+}
+
+export async function serveBlobs (libp2p: Libp2p, blobs: BlobStore, options: BlobServerOptions): Promise<void> {
+  await libp2p.handle(BLOB_PROTOCOL, async (stream) => {
+    const signal = AbortSignal.timeout(options.timeoutMs ?? 60_000)
+    try {
+      const request = decodeBlobRequest(await readRequest(stream, 1024, signal))
+      let data: Uint8Array | undefined
+      try {
+        data = blobs.has(request.cid) ? blobs.get(request.cid) : undefined
+      } catch {
+        data = undefined // corrupt on disk: quarantined by the store, answered as missing
+      }
+      if (data === undefined) {
+        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'not_found', size: 0, message: '' })], signal)
+      } else if (data.length > options.maxBytes) {
+        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'too_large', size: data.length, message: '' })], signal)
+      } else {
+        await sendFrames(stream, blobResponseFrames(data), signal)
+        options.onServed?.(request.cid, data.length)
+      }
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err as Error)
+    }
+  }, { maxInboundStreams: 32 })
+}
+
+export interface FetchBlobOptions {
+  readonly maxBytes: number
+  readonly signal: AbortSignal
+}
+
+/** Fetches one blob from one peer; resolves only with bytes that hash to `cid`. */
+export async function fetchBlob (libp2p: Libp2p, peer: PeerId, cid: string, options: FetchBlobOptions): Promise<Uint8Array> {
+  const stream = await libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal: options.signal })
+  try {
+    stream.send(encodeBlobRequest({ cid }))
+    const data = await readBlobResponse(stream, { cid, maxBytes: options.maxBytes, signal: options.signal })
+    await stream.close({ signal: options.signal })
+    return data
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
+}

@@ -1,0 +1,91 @@
+// The daemon's libp2p host: TCP + Noise + Yamux, identify, ping and gossipsub. Gossip messages are
+// unsigned at the transport (StrictNoSign): every MedForge record carries its author's signature,
+// so a second transport signature would only cost bytes; message ids are the SHA-256 of the data,
+// so the same record relayed by any peer is one message.
+import { createHash } from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { identify } from '@libp2p/identify'
+import type { Identify } from '@libp2p/identify'
+import type { ConnectionGater, Ed25519PrivateKey, Libp2p } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import type { Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+
+export type P2PServices = {
+  readonly pubsub: GossipSub
+  readonly identify: Identify
+  readonly ping: Ping
+}
+
+export type MedforgeLibp2p = Libp2p<P2PServices>
+
+export interface Libp2pOptions {
+  readonly privateKey: Ed25519PrivateKey
+  readonly listen: readonly string[]
+  readonly bootstrap?: readonly string[]
+  readonly mdns?: boolean
+  /** Gossip topics this node scores (invalid messages there lower the sender's score). */
+  readonly scoredTopics?: readonly string[]
+  /** Largest gossip message accepted from the wire, before any decoding. */
+  readonly maxMessageBytes: number
+  readonly connectionGater?: ConnectionGater
+}
+
+/** Loopback peers share one IP by construction (testnets); a remote attacker cannot use it. */
+const LOOPBACK = new Set(['127.0.0.1', '::1'])
+
+export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<MedforgeLibp2p> {
+  const peerDiscovery: Array<ReturnType<typeof bootstrap> | ReturnType<typeof mdns>> = []
+  if (options.bootstrap !== undefined && options.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: [...options.bootstrap], timeout: 100 }))
+  if (options.mdns === true) peerDiscovery.push(mdns({ interval: 2000 }))
+  const topics = Object.fromEntries((options.scoredTopics ?? []).map(t => [t, createTopicScoreParams({
+    topicWeight: 1,
+    // A provably invalid message (bad signature, non-member) costs a lot and decays slowly.
+    invalidMessageDeliveriesWeight: -100,
+    invalidMessageDeliveriesDecay: 0.9,
+    firstMessageDeliveriesWeight: 1,
+    firstMessageDeliveriesDecay: 0.9,
+    firstMessageDeliveriesCap: 20,
+    timeInMeshWeight: 0.01,
+    timeInMeshQuantum: 1000,
+    timeInMeshCap: 300,
+    // Modules are rare: never punish a quiet mesh peer for delivering little.
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0
+  })]))
+  return await createLibp2p({
+    privateKey: options.privateKey,
+    addresses: { listen: [...options.listen] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
+    peerDiscovery,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: msg => createHash('sha256').update(msg.data).digest(),
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        asyncValidation: false,
+        emitSelf: false,
+        maxInboundDataLength: options.maxMessageBytes + 1024,
+        scoreParams: {
+          topics,
+          IPColocationFactorWhitelist: LOOPBACK,
+          behaviourPenaltyWeight: -10
+        },
+        scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 }
+      })
+    }
+  })
+}

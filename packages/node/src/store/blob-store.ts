@@ -1,0 +1,83 @@
+// Content-addressed blobs on disk: `blobs/<first 2 chars of the hash part>/<cid>`. Writes go to a
+// temp file, are fsynced, then renamed into place, so a crash never leaves a half-written blob
+// under its final name. Reads verify the hash; a blob that fails is moved to `quarantine/`.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { rawCidOf } from '@medforge/protocol'
+import { BlobStoreWriteError, CorruptBlobError } from '../errors.ts'
+
+export interface BlobStore {
+  has (cid: string): boolean
+  /** The blob's bytes, verified against the CID; undefined when absent. */
+  get (cid: string): Uint8Array | undefined
+  /** Stores bytes and returns their CID (raw, sha2-256). Idempotent. */
+  put (bytes: Uint8Array): string
+  size (cid: string): number | undefined
+  list (): string[]
+}
+
+const CID_PATTERN = /^b[a-z2-7]{20,120}$/
+
+export function createBlobStore (dir: string): BlobStore {
+  const tmpDir = join(dir, 'tmp')
+  const quarantine = join(dir, 'quarantine')
+  mkdirSync(tmpDir, { recursive: true })
+  // Leftovers of writes interrupted by a crash: never visible under a CID, safe to drop.
+  for (const f of readdirSync(tmpDir)) rmSync(join(tmpDir, f), { force: true })
+  const pathOf = (cid: string): string => {
+    if (!CID_PATTERN.test(cid)) throw new TypeError(`not a blob CID: ${JSON.stringify(cid.slice(0, 140))}`)
+    return join(dir, cid.slice(-2), cid)
+  }
+  let counter = 0
+  return {
+    has: cid => CID_PATTERN.test(cid) && existsSync(pathOf(cid)),
+    size (cid) {
+      try { return statSync(pathOf(cid)).size } catch { return undefined }
+    },
+    get (cid) {
+      const path = pathOf(cid)
+      let bytes: Uint8Array
+      try {
+        bytes = readFileSync(path)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw err
+      }
+      if (rawCidOf(bytes) !== cid) {
+        mkdirSync(quarantine, { recursive: true })
+        renameSync(path, join(quarantine, `${cid}.${Date.now()}`))
+        throw new CorruptBlobError(cid, path)
+      }
+      return bytes
+    },
+    put (bytes) {
+      const cid = rawCidOf(bytes)
+      const path = pathOf(cid)
+      if (existsSync(path)) return cid
+      const tmp = join(tmpDir, `${cid}.${process.pid}.${counter++}`)
+      try {
+        mkdirSync(join(dir, cid.slice(-2)), { recursive: true })
+        const fd = openSync(tmp, 'w', 0o600)
+        try {
+          for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off)
+          fsyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
+        renameSync(tmp, path)
+      } catch (err) {
+        rmSync(tmp, { force: true })
+        throw new BlobStoreWriteError(cid, err)
+      }
+      return cid
+    },
+    list () {
+      const out: string[] = []
+      for (const sub of readdirSync(dir)) {
+        if (sub === 'tmp' || sub === 'quarantine' || sub.length !== 2) continue
+        for (const f of readdirSync(join(dir, sub))) if (CID_PATTERN.test(f)) out.push(f)
+      }
+      return out.sort()
+    }
+  }
+}

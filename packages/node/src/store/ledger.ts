@@ -1,0 +1,312 @@
+// The daemon's ledger (node:sqlite, WAL): every accepted record in arrival order (what the sync
+// protocol serves), the admitted modules and their status, known state roots, peers'
+// attestations, Fusion checkpoints, merge history and refusal counts.
+import { DatabaseSync } from 'node:sqlite'
+import type { SQLInputValue } from 'node:sqlite'
+
+export type ModuleStatus = 'fetching' | 'ready' | 'invalid' | 'revoked'
+
+export interface ModuleRow {
+  readonly network: string
+  readonly cid: string
+  readonly recordCid: string
+  readonly task: string
+  readonly height: number
+  readonly author: string
+  readonly moduleBlob: string
+  readonly distilled: string
+  readonly head: string | null
+  readonly samples: number
+  readonly parentRoot: string
+  readonly status: ModuleStatus
+  readonly reason: string | null
+  readonly admittedAt: number
+  readonly bytes: number | null
+}
+
+export interface AttestationRow {
+  readonly network: string
+  readonly author: string
+  readonly recordCid: string
+  readonly stateRoot: string
+  readonly height: number
+  readonly moduleCount: number
+  readonly createdAt: number
+  readonly receivedAt: number
+}
+
+export interface MergeRow {
+  readonly network: string
+  readonly stateRoot: string
+  readonly moduleCount: number
+  readonly height: number
+  readonly method: string
+  readonly modules: readonly string[]
+  readonly details: unknown
+  readonly startedAt: number
+  readonly finishedAt: number
+}
+
+export interface CheckpointRow {
+  readonly network: string
+  readonly prefix: string
+  readonly count: number
+  readonly blob: string
+  readonly steps: string
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS records (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  cid TEXT NOT NULL UNIQUE,
+  network TEXT NOT NULL,
+  type TEXT NOT NULL,
+  author TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_network ON records(network, seq);
+CREATE TABLE IF NOT EXISTS modules (
+  network TEXT NOT NULL,
+  cid TEXT NOT NULL,
+  record_cid TEXT NOT NULL,
+  task TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  author TEXT NOT NULL,
+  module_blob TEXT NOT NULL,
+  distilled TEXT NOT NULL,
+  head TEXT,
+  samples INTEGER NOT NULL,
+  parent_root TEXT NOT NULL,
+  status TEXT NOT NULL,
+  reason TEXT,
+  admitted_at INTEGER NOT NULL,
+  bytes INTEGER,
+  PRIMARY KEY (network, cid)
+);
+CREATE TABLE IF NOT EXISTS roots (
+  network TEXT NOT NULL,
+  root TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  PRIMARY KEY (network, root)
+);
+CREATE TABLE IF NOT EXISTS attestations (
+  network TEXT NOT NULL,
+  author TEXT NOT NULL,
+  record_cid TEXT NOT NULL,
+  state_root TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  module_count INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (network, author)
+);
+CREATE TABLE IF NOT EXISTS merges (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  network TEXT NOT NULL,
+  state_root TEXT NOT NULL,
+  module_count INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  modules TEXT NOT NULL,
+  details TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  network TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  blob TEXT NOT NULL,
+  steps TEXT NOT NULL,
+  PRIMARY KEY (network, prefix)
+);
+CREATE TABLE IF NOT EXISTS refusals (
+  network TEXT NOT NULL,
+  code TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (network, code)
+);
+`
+
+type Row = Record<string, SQLInputValue>
+
+export class Ledger {
+  readonly path: string
+  private readonly db: DatabaseSync
+
+  constructor (path: string) {
+    this.path = path
+    this.db = new DatabaseSync(path)
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;')
+    this.db.exec(SCHEMA)
+  }
+
+  close (): void {
+    if (this.db.isOpen) this.db.close()
+  }
+
+  /** Runs `fn` in one transaction: all of it lands, or none of it. */
+  transaction<T> (fn: () => T): T {
+    this.db.exec('BEGIN IMMEDIATE')
+    try {
+      const out = fn()
+      this.db.exec('COMMIT')
+      return out
+    } catch (err) {
+      this.db.exec('ROLLBACK')
+      throw err
+    }
+  }
+
+  hasRecord (cid: string): boolean {
+    return this.db.prepare('SELECT 1 FROM records WHERE cid = ?').get(cid) !== undefined
+  }
+
+  /** Appends a record; false when it was already there. */
+  addRecord (r: { cid: string, network: string, type: string, author: string, bytes: Uint8Array }): boolean {
+    const res = this.db.prepare('INSERT OR IGNORE INTO records (cid, network, type, author, bytes, received_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(r.cid, r.network, r.type, r.author, r.bytes, Date.now())
+    return Number(res.changes) > 0
+  }
+
+  recordsAfter (network: string, after: number, limit: number): Array<{ seq: number, bytes: Uint8Array }> {
+    return (this.db.prepare('SELECT seq, bytes FROM records WHERE network = ? AND seq > ? ORDER BY seq LIMIT ?').all(network, after, limit) as Row[])
+      .map(r => ({ seq: Number(r.seq), bytes: r.bytes as Uint8Array }))
+  }
+
+  recordCount (network: string): number {
+    return Number((this.db.prepare('SELECT COUNT(*) AS n FROM records WHERE network = ?').get(network) as Row).n)
+  }
+
+  getRecordBytes (cid: string): Uint8Array | undefined {
+    return (this.db.prepare('SELECT bytes FROM records WHERE cid = ?').get(cid) as Row | undefined)?.bytes as Uint8Array | undefined
+  }
+
+  /**
+   * Admits a module. A module CID counts once per network: when announced twice, the announcement
+   * with the lower (height, record CID) wins, so every peer keeps the same one whatever the order.
+   * Returns true when this announcement is now the one on record.
+   */
+  admitModule (m: Omit<ModuleRow, 'status' | 'reason' | 'admittedAt' | 'bytes'>): boolean {
+    const existing = this.getModule(m.network, m.cid)
+    if (existing !== undefined) {
+      const wins = m.height < existing.height || (m.height === existing.height && m.recordCid < existing.recordCid)
+      if (!wins) return false
+      this.db.prepare('UPDATE modules SET record_cid = ?, task = ?, height = ?, author = ?, module_blob = ?, distilled = ?, head = ?, samples = ?, parent_root = ? WHERE network = ? AND cid = ?')
+        .run(m.recordCid, m.task, m.height, m.author, m.moduleBlob, m.distilled, m.head, m.samples, m.parentRoot, m.network, m.cid)
+      return true
+    }
+    this.db.prepare(`INSERT INTO modules (network, cid, record_cid, task, height, author, module_blob, distilled, head, samples, parent_root, status, reason, admitted_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'fetching', NULL, ?)`)
+      .run(m.network, m.cid, m.recordCid, m.task, m.height, m.author, m.moduleBlob, m.distilled, m.head, m.samples, m.parentRoot, Date.now())
+    return true
+  }
+
+  setModuleStatus (network: string, cid: string, status: ModuleStatus, reason: string | null = null, bytes: number | null = null): void {
+    this.db.prepare('UPDATE modules SET status = ?, reason = ?, bytes = COALESCE(?, bytes) WHERE network = ? AND cid = ?').run(status, reason, bytes, network, cid)
+  }
+
+  getModule (network: string, cid: string): ModuleRow | undefined {
+    const r = this.db.prepare('SELECT * FROM modules WHERE network = ? AND cid = ?').get(network, cid) as Row | undefined
+    return r === undefined ? undefined : moduleRow(r)
+  }
+
+  modules (network: string, status?: ModuleStatus): ModuleRow[] {
+    const rows = status === undefined
+      ? this.db.prepare('SELECT * FROM modules WHERE network = ? ORDER BY height, cid').all(network)
+      : this.db.prepare('SELECT * FROM modules WHERE network = ? AND status = ? ORDER BY height, cid').all(network, status)
+    return (rows as Row[]).map(moduleRow)
+  }
+
+  addRoot (network: string, root: string, height: number): boolean {
+    return Number(this.db.prepare('INSERT OR IGNORE INTO roots (network, root, height) VALUES (?, ?, ?)').run(network, root, height).changes) > 0
+  }
+
+  rootHeight (network: string, root: string): number | undefined {
+    const r = this.db.prepare('SELECT height FROM roots WHERE network = ? AND root = ?').get(network, root) as Row | undefined
+    return r === undefined ? undefined : Number(r.height)
+  }
+
+  /** Keeps each author's latest attestation (by createdAt). */
+  putAttestation (a: Omit<AttestationRow, 'receivedAt'>): void {
+    this.db.prepare(`INSERT INTO attestations (network, author, record_cid, state_root, height, module_count, created_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (network, author) DO UPDATE SET record_cid = excluded.record_cid, state_root = excluded.state_root, height = excluded.height,
+        module_count = excluded.module_count, created_at = excluded.created_at, received_at = excluded.received_at
+      WHERE excluded.created_at >= attestations.created_at`)
+      .run(a.network, a.author, a.recordCid, a.stateRoot, a.height, a.moduleCount, a.createdAt, Date.now())
+  }
+
+  attestations (network: string): AttestationRow[] {
+    return (this.db.prepare('SELECT * FROM attestations WHERE network = ? ORDER BY author').all(network) as Row[]).map(r => ({
+      network: String(r.network),
+      author: String(r.author),
+      recordCid: String(r.record_cid),
+      stateRoot: String(r.state_root),
+      height: Number(r.height),
+      moduleCount: Number(r.module_count),
+      createdAt: Number(r.created_at),
+      receivedAt: Number(r.received_at)
+    }))
+  }
+
+  addMerge (m: MergeRow): void {
+    this.db.prepare('INSERT INTO merges (network, state_root, module_count, height, method, modules, details, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(m.network, m.stateRoot, m.moduleCount, m.height, m.method, JSON.stringify(m.modules), JSON.stringify(m.details), m.startedAt, m.finishedAt)
+  }
+
+  merges (network: string, limit = 100): MergeRow[] {
+    return (this.db.prepare('SELECT * FROM merges WHERE network = ? ORDER BY id DESC LIMIT ?').all(network, limit) as Row[]).map(r => ({
+      network: String(r.network),
+      stateRoot: String(r.state_root),
+      moduleCount: Number(r.module_count),
+      height: Number(r.height),
+      method: String(r.method),
+      modules: JSON.parse(String(r.modules)) as string[],
+      details: JSON.parse(String(r.details)) as unknown,
+      startedAt: Number(r.started_at),
+      finishedAt: Number(r.finished_at)
+    })).reverse()
+  }
+
+  latestMerge (network: string): MergeRow | undefined {
+    return this.merges(network, 1)[0]
+  }
+
+  putCheckpoint (c: CheckpointRow): void {
+    this.db.prepare('INSERT OR REPLACE INTO checkpoints (network, prefix, count, blob, steps) VALUES (?, ?, ?, ?, ?)').run(c.network, c.prefix, c.count, c.blob, c.steps)
+  }
+
+  getCheckpoint (network: string, prefix: string): CheckpointRow | undefined {
+    const r = this.db.prepare('SELECT * FROM checkpoints WHERE network = ? AND prefix = ?').get(network, prefix) as Row | undefined
+    return r === undefined ? undefined : { network: String(r.network), prefix: String(r.prefix), count: Number(r.count), blob: String(r.blob), steps: String(r.steps) }
+  }
+
+  countRefusal (network: string, code: string): void {
+    this.db.prepare('INSERT INTO refusals (network, code, count) VALUES (?, ?, 1) ON CONFLICT (network, code) DO UPDATE SET count = count + 1').run(network, code)
+  }
+
+  refusals (network: string): Record<string, number> {
+    return Object.fromEntries((this.db.prepare('SELECT code, count FROM refusals WHERE network = ? ORDER BY code').all(network) as Row[]).map(r => [String(r.code), Number(r.count)]))
+  }
+}
+
+function moduleRow (r: Row): ModuleRow {
+  return {
+    network: String(r.network),
+    cid: String(r.cid),
+    recordCid: String(r.record_cid),
+    task: String(r.task),
+    height: Number(r.height),
+    author: String(r.author),
+    moduleBlob: String(r.module_blob),
+    distilled: String(r.distilled),
+    head: r.head === null ? null : String(r.head),
+    samples: Number(r.samples),
+    parentRoot: String(r.parent_root),
+    status: String(r.status) as ModuleStatus,
+    reason: r.reason === null ? null : String(r.reason),
+    admittedAt: Number(r.admitted_at),
+    bytes: r.bytes === null ? null : Number(r.bytes)
+  }
+}

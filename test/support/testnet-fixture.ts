@@ -1,0 +1,169 @@
+// Builds a local network of institution daemons for tests: data directories, a signed manifest
+// with the toy model, trained module bundles, and daemons as separate processes on loopback.
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ToyModel } from '@medforge/merge-core'
+import { PROTOCOL_VERSION, encodeKeyFile, newIdentity, parseManifestBody, signManifest } from '@medforge/protocol'
+import type { Identity, MemberRole, SignedManifest } from '@medforge/protocol'
+import { DataDir } from '../../packages/node/src/store/data-dir.ts'
+import { TOY_ARCHITECTURE, toyWeightsCid } from '../../packages/node/src/daemon/network-model.ts'
+import { writeModuleBundle } from '../../packages/node/src/cli/module-bundle.ts'
+import { loadNetworkState } from '../../packages/node/src/daemon/network-state.ts'
+
+export const root = join(import.meta.dirname, '..', '..')
+export const bin = join(root, 'packages', 'node', 'bin', 'medforge.js')
+
+export interface Site { readonly name: string, readonly dir: string, readonly identity: Identity }
+
+export interface TestnetSpec {
+  readonly sites: number
+  readonly method: string
+  readonly params?: Record<string, number | string>
+  /** Extra members that run no daemon (hostile peers in tests), by name. */
+  readonly extraMembers?: readonly string[]
+}
+
+export interface Testnet {
+  readonly base: string
+  readonly sites: Site[]
+  readonly extra: Map<string, Identity>
+  readonly manifest: SignedManifest
+  readonly network: string
+  readonly manifestPath: string
+  cleanup (): void
+}
+
+export async function createTestnet (spec: TestnetSpec): Promise<Testnet> {
+  const base = mkdtempSync(join(tmpdir(), 'medforge-testnet-'))
+  const sites: Site[] = []
+  for (let i = 0; i < spec.sites; i++) {
+    const dataDir = new DataDir(join(base, `site-${i}`))
+    const identity = await dataDir.init(`Site ${i}`, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
+    sites.push({ name: `Site ${i}`, dir: dataDir.dir, identity })
+  }
+  const extra = new Map<string, Identity>()
+  for (const name of spec.extraMembers ?? []) extra.set(name, await newIdentity())
+  const members = [
+    ...sites.map(s => ({ peerId: s.identity.peerId, name: s.name, roles: ['contributor'] as MemberRole[] })),
+    ...[...extra].map(([name, id]) => ({ peerId: id.peerId, name, roles: ['contributor'] as MemberRole[] }))
+  ]
+  const body = parseManifestBody({
+    protocol: PROTOCOL_VERSION,
+    networkId: 'toy-testnet',
+    name: 'Toy testnet',
+    revision: 0,
+    network: null,
+    parent: null,
+    baseModel: { architecture: TOY_ARCHITECTURE, weights: toyWeightsCid() },
+    tasks: [
+      { id: 'task-1', modality: 'synthetic', labels: ['a', 'b'], metric: 'accuracy' },
+      { id: 'task-2', modality: 'synthetic', labels: ['a', 'b'], metric: 'accuracy' }
+    ],
+    lora: { targets: ['encoder'], rank: 2, alpha: 4 },
+    merge: { method: spec.method, params: spec.params ?? {} },
+    members,
+    quorum: 1,
+    limits: { maxModuleBytes: 1 << 20, maxMessageBytes: 16384 },
+    bootstrap: [],
+    createdAt: 1_790_000_000_000
+  })
+  const manifest = await signManifest({ body, signatures: [] }, sites[0]!.identity)
+  const state = await loadNetworkState([manifest])
+  for (const s of sites) new DataDir(s.dir).saveChain(state.network, [manifest])
+  for (const s of sites) {
+    const dd = new DataDir(s.dir)
+    dd.writeConfig({ ...dd.config(), networks: [state.network] })
+  }
+  const manifestPath = join(base, 'manifest.json')
+  const { writeFileSync } = await import('node:fs')
+  writeFileSync(manifestPath, JSON.stringify({ body: manifest.body, signatures: manifest.signatures }, null, 2))
+  for (const [name, id] of extra) writeFileSync(join(base, `${name}.key.json`), encodeKeyFile(id, name), { mode: 0o600 })
+  return { base, sites, extra, manifest, network: state.network, manifestPath, cleanup: () => rmSync(base, { recursive: true, force: true }) }
+}
+
+/** Trains a small toy module bundle for `task` at `site` (distinct data per site name). */
+export function makeBundle (dir: string, task: string, site: string): string {
+  const model = new ToyModel()
+  const train = model.makeData(task, 64, `${site}/train`)
+  const module = model.train(task, train, { epochs: 30, seed: site })
+  const distilled = model.makeData(task, 8, `${site}/distilled`)
+  writeModuleBundle(dir, module, { task, inputs: { shape: [8, model.spec.inputs], data: distilled.x }, labels: distilled.y }, { task, samples: 64 })
+  return dir
+}
+
+/** An API answer, read loosely as tests do (JSON.parse's own result type). */
+export type Json = ReturnType<typeof JSON.parse>
+
+export interface RunningDaemon {
+  readonly site: Site
+  readonly child: ChildProcess
+  readonly url: string
+  readonly addresses: string[]
+  output (): string
+  get (path: string): Promise<Json>
+  post (path: string, body: unknown): Promise<{ status: number, body: Json }>
+  /** SIGTERM and wait for a clean exit. */
+  stop (): Promise<number | null>
+  kill (): Promise<void>
+}
+
+export async function startDaemon (site: Site, options: { bootstrap?: readonly string[] } = {}): Promise<RunningDaemon> {
+  const runningPath = join(site.dir, 'api.json')
+  rmSync(runningPath, { force: true })
+  const args = [bin, 'daemon', '--data-dir', site.dir, '--sync-interval', '1000', ...(options.bootstrap ?? []).flatMap(b => ['--bootstrap', b])]
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  const deadline = Date.now() + 30_000
+  while (!existsSync(runningPath)) {
+    if (child.exitCode !== null) throw new Error(`daemon ${site.name} exited with ${child.exitCode}:\n${out}`)
+    if (Date.now() > deadline) throw new Error(`daemon ${site.name} did not start:\n${out}`)
+    await new Promise(r => setTimeout(r, 50))
+  }
+  const info = JSON.parse(readFileSync(runningPath, 'utf8')) as { url: string, addresses: string[] }
+  const token = readFileSync(join(site.dir, 'api-token'), 'utf8').trim()
+  return {
+    site,
+    child,
+    url: info.url,
+    addresses: info.addresses,
+    output: () => out,
+    async get (path) {
+      const res = await fetch(`${info.url}${path}`)
+      return await res.json() as never
+    },
+    async post (path, body) {
+      const res = await fetch(`${info.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      return { status: res.status, body: await res.json() as never }
+    },
+    async stop () {
+      child.kill('SIGTERM')
+      return await exited
+    },
+    async kill () {
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+}
+
+/** Polls until `check` returns a value (not undefined) or the time runs out. */
+export async function waitFor<T> (what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v !== undefined) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? '' : `: ${(last as Error).message}`}`)
+    await new Promise(r => setTimeout(r, 200))
+  }
+}
