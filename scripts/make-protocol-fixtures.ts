@@ -3,8 +3,8 @@
 //   node scripts/make-protocol-fixtures.ts
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid } from '../packages/protocol/src/index.ts'
-import { genesis, identities, sampleRecords } from '../packages/protocol/test/samples.ts'
+import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePeerAdvert, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid } from '../packages/protocol/src/index.ts'
+import { genesis, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const ids = await identities()
 const { announcement, attestation, revocation } = await sampleRecords(ids)
@@ -21,7 +21,8 @@ const golden = {
   blobRequest: hex(encodeBlobRequest({ cid: announcement.moduleBlob })),
   blobResponseHeader: hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })),
   syncRequest: hex(encodeSyncRequest({ network: announcement.network, after: 17, limit: 64 })),
-  syncResponse: hex(encodeSyncResponse({ records: [encodeRecord(attestation)], next: 18 }))
+  syncResponse: hex(encodeSyncResponse({ records: [encodeRecord(attestation)], next: 18 })),
+  peerAdvert: hex(encodePeerAdvert(samplePeerAdvert(ids)))
 }
 writeFileSync(join(import.meta.dirname, '..', 'packages', 'protocol', 'test', 'fixtures', 'golden.json'), JSON.stringify(golden, null, 2) + '\n')
 console.log('wrote packages/protocol/test/fixtures/golden.json')

@@ -90,6 +90,17 @@ describe('daemons on loopback (data-free merge)', { timeout: 240_000 }, () => {
     assert.equal(root4, await expectedRoot(bundles, modules, { name: 'linear', weighting: 'samples' }))
     const status = await daemons[4]!.get('/status')
     assert.equal(status.networks[0].agreement.agree, true)
+    const cli = spawnSync(process.execPath, [bin, 'status', '--data-dir', net.sites[4]!.dir], { cwd: root, encoding: 'utf8' })
+    assert.equal(cli.status, 0, cli.stderr)
+    assert.match(cli.stdout, new RegExp(`state root ${root4}`))
+    assert.match(cli.stdout, /all 4 peer\(s\) heard attest this root/)
+    const out = join(net.base, 'export')
+    const exported = spawnSync(process.execPath, [bin, 'composite', 'export', '--data-dir', net.sites[2]!.dir, '--out', out], { cwd: root, encoding: 'utf8' })
+    assert.equal(exported.status, 0, exported.stderr)
+    const description = JSON.parse(readFileSync(join(out, 'medforge-composite.json'), 'utf8')) as { stateRoot: string, inputs: unknown[] }
+    assert.equal(description.stateRoot, root4)
+    assert.equal(description.inputs.length, 4)
+    assert.equal(readPeftAdapter(out).module.layers.size, 1)
   })
 
   it('a late joiner syncs the history and reaches the same root', async () => {

@@ -9,10 +9,10 @@ import {
   decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile,
   encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, rawCidOf,
   readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation,
-  verifyManifestChain, addRevocationSignature
+  verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES
 } from '../src/index.ts'
 import type { Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
-import { genesis, genesisBody, identities, sampleRecords } from './samples.ts'
+import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from './samples.ts'
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'golden.json'), 'utf8')) as Record<string, unknown>
 const ids = await identities()
@@ -36,6 +36,9 @@ describe('golden byte vectors', () => {
   }
   it('stream frames', () => {
     assert.equal(hex(encodeBlobRequest({ cid: records.announcement.moduleBlob })), golden.blobRequest)
+    assert.equal(hex(encodePeerAdvert(samplePeerAdvert(ids))), golden.peerAdvert)
+    assert.deepEqual(decodePeerAdvert(unhex(golden.peerAdvert as string)), samplePeerAdvert(ids))
+    assert.throws(() => decodePeerAdvert(new Uint8Array(MAX_PEER_ADVERT_BYTES + 1)), TooLargeError)
     assert.equal(hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })), golden.blobResponseHeader)
     assert.equal(hex(encodeSyncRequest({ network: records.network, after: 17, limit: 64 })), golden.syncRequest)
     assert.equal(hex(encodeSyncResponse({ records: [encodeRecord(records.attestation)], next: 18 })), golden.syncResponse)
@@ -158,9 +161,10 @@ describe('decoders under random input', () => {
     ['blob request', decodeBlobRequest],
     ['blob response header', decodeBlobResponseHeader],
     ['sync request', decodeSyncRequest],
-    ['sync response', b => decodeSyncResponse(b, 1024)]
+    ['sync response', b => decodeSyncResponse(b, 1024)],
+    ['peer advert', decodePeerAdvert]
   ]
-  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), unhex(golden.syncResponse), unhex(golden.blobRequest)]
+  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), unhex(golden.syncResponse), unhex(golden.blobRequest), unhex(golden.peerAdvert)]
   for (const [name, decode] of decoders) {
     it(`${name}: random and mutated bytes give only typed errors`, () => {
       fc.assert(fc.property(fc.oneof(

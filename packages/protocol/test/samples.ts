@@ -1,7 +1,7 @@
 // Fixed identities and records for golden vectors and validation tests. Ed25519 signatures are
 // deterministic, so the same seeds give the same bytes everywhere.
 import { addRevocationSignature, manifestCid, newIdentity, signManifest, signRecord } from '../src/index.ts'
-import type { Identity, ManifestBody, ModuleAnnouncement, Revocation, SignedManifest, StateAttestation } from '../src/index.ts'
+import type { Identity, ManifestBody, ModuleAnnouncement, PeerAdvert, Revocation, SignedManifest, StateAttestation } from '../src/index.ts'
 
 export async function identities (): Promise<Identity[]> {
   return await Promise.all([1, 2, 3, 4].map(i => newIdentity(new Uint8Array(32).fill(i))))
@@ -71,4 +71,8 @@ export async function sampleRecords (ids: Identity[]): Promise<{ announcement: M
     createdAt: 1_790_000_300_000
   }, ids[0]!)
   return { announcement, attestation, revocation, network }
+}
+
+export function samplePeerAdvert (ids: Identity[]): PeerAdvert {
+  return { type: 'peer-advert', network: 'bafyreia2ezgr3ud5tzlzvoc4ws3n6chkv2spwclbjsvwqjzvs2ddirmipi', peerId: ids[0]!.peerId, addresses: ['/ip4/127.0.0.1/tcp/4717', '/ip6/::1/tcp/4717'], at: 1_790_000_000_000 }
 }

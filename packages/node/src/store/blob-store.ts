@@ -66,7 +66,7 @@ export function createBlobStore (dir: string): BlobStore {
         }
         renameSync(tmp, path)
       } catch (err) {
-        rmSync(tmp, { force: true })
+        try { rmSync(tmp, { force: true }) } catch { /* the temp path itself is unusable: nothing was written there */ }
         throw new BlobStoreWriteError(cid, err)
       }
       return cid

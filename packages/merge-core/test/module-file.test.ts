@@ -1,0 +1,80 @@
+// The single-file module blob and the distilled-set file: canonical bytes (golden CIDs), exact
+// round trips, and decoders that refuse anything else with a typed error naming the source.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError, ToyModel, cidOfBytes, decodeDistilledSet, decodeModuleFile,
+  encodeDistilledSet, encodeModuleFile, encodeSafetensors, moduleCid, headCid
+} from '../src/index.ts'
+import type { DistilledSet } from '../src/index.ts'
+
+const model = new ToyModel()
+const module = model.train('a', model.makeData('a', 24, 'golden'), { epochs: 10, seed: 'golden' })
+const data = model.makeData('a', 6, 'golden-distilled')
+const distilled: DistilledSet = { task: 'a', inputs: { shape: [6, model.spec.inputs], data: data.x }, labels: data.y }
+
+// Regenerate only for a deliberate format change (and bump medforge-module/vN or medforge-distilled/vN).
+const GOLDEN = {
+  moduleFile: 'bafkreigzjze32s4peaniddoa6i5ilgjbqv362fppayjd7gzzlelhyh4p3i',
+  distilledFile: 'bafkreigcafm7si3pzy53qup4iyvcx72qffcaskki5nwgwn4cswchxg6wly'
+}
+
+const typed = (err: unknown): boolean => err instanceof InvalidSafetensorsError || err instanceof InvalidAdapterError || err instanceof InvalidDistilledSetError
+
+describe('module file', () => {
+  it('encodes canonically (golden CID) and decodes to the same module', () => {
+    const bytes = encodeModuleFile(module)
+    assert.equal(cidOfBytes(bytes), GOLDEN.moduleFile)
+    const back = decodeModuleFile(bytes, 'golden')
+    assert.equal(moduleCid(back), moduleCid(module))
+    assert.equal(headCid(back), headCid(module))
+    assert.deepEqual(encodeModuleFile(back), bytes, 're-encoding gives the same bytes')
+  })
+
+  it('refuses a plain safetensors file and a missing config, naming the source', () => {
+    const plain = encodeSafetensors(new Map([['x', { shape: [1], data: Float32Array.of(1) }]]))
+    assert.throws(() => decodeModuleFile(plain, 'blob X'), (err: Error) => err instanceof InvalidAdapterError && /blob X/.test(err.message) && /medforge\.format/.test(err.message))
+    const noConfig = encodeSafetensors(new Map([['x', { shape: [1], data: Float32Array.of(1) }]]), { metadata: { 'medforge.format': 'medforge-module/v1' } })
+    assert.throws(() => decodeModuleFile(noConfig, 'blob Y'), /medforge\.lora_config/)
+  })
+
+  it('mutated bytes give only typed errors', () => {
+    const bytes = encodeModuleFile(module)
+    fc.assert(fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), (at, v, cut) => {
+      const b = Uint8Array.from(bytes); b[at % b.length] = v
+      try { decodeModuleFile(b.subarray(0, Math.max(1, cut % (b.length + 1))), 'fuzz') } catch (err) { assert.ok(typed(err), String(err)) }
+    }), { numRuns: 1000 })
+  })
+})
+
+describe('distilled set file', () => {
+  it('encodes canonically (golden CID) and round-trips', () => {
+    const bytes = encodeDistilledSet(distilled)
+    assert.equal(cidOfBytes(bytes), GOLDEN.distilledFile)
+    const back = decodeDistilledSet(bytes, 'golden', { classes: 2, featureShape: [model.spec.inputs] })
+    assert.equal(back.task, 'a')
+    assert.deepEqual(back.labels, distilled.labels)
+    assert.deepEqual(back.inputs.data, distilled.inputs.data)
+  })
+
+  it('refuses labels out of range, wrong feature shapes and extra tensors', () => {
+    const bytes = encodeDistilledSet(distilled)
+    assert.throws(() => decodeDistilledSet(bytes, 'd', { classes: 1 }), /label \d+ is 1, not a class index below 1/)
+    assert.throws(() => decodeDistilledSet(bytes, 'd', { classes: 2, featureShape: [3] }), /shape \[8\], the model takes \[3\]/)
+    const extra = encodeSafetensors(new Map([['inputs', distilled.inputs], ['labels', { shape: [6], data: Float32Array.from(distilled.labels) }], ['z', { shape: [1], data: Float32Array.of(0) }]]),
+      { metadata: { 'medforge.format': 'medforge-distilled/v1', 'medforge.task': 'a' } })
+    assert.throws(() => decodeDistilledSet(extra, 'd', { classes: 2 }), InvalidDistilledSetError)
+    const fractional = encodeSafetensors(new Map([['inputs', distilled.inputs], ['labels', { shape: [6], data: Float32Array.of(0, 1, 0.5, 1, 0, 1) }]]),
+      { metadata: { 'medforge.format': 'medforge-distilled/v1', 'medforge.task': 'a' } })
+    assert.throws(() => decodeDistilledSet(fractional, 'd', { classes: 2 }), /label 2 is 0.5/)
+  })
+
+  it('mutated bytes give only typed errors', () => {
+    const bytes = encodeDistilledSet(distilled)
+    fc.assert(fc.property(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.nat(), (at, v, cut) => {
+      const b = Uint8Array.from(bytes); b[at % b.length] = v
+      try { decodeDistilledSet(b.subarray(0, Math.max(1, cut % (b.length + 1))), 'fuzz', { classes: 2 }) } catch (err) { assert.ok(typed(err), String(err)) }
+    }), { numRuns: 1000 })
+  })
+})
