@@ -4,6 +4,7 @@ import { demo } from './demo-command.ts'
 import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-commands.ts'
 import { compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
 import { TOY_HELP, toyCommand } from './toy-commands.ts'
+import { CLINICAL_HELP, dataCommand, evalCommand, trainCommand } from './clinical-commands.ts'
 import { UsageError } from './usage-error.ts'
 
 const HELP = `medforge — build a medical foundation model together, without sharing patient data
@@ -22,6 +23,9 @@ Commands:
   publish BUNDLE --data-dir DIR [--task T]   sign and publish a module through the running daemon
   status --data-dir DIR [--json]  peers, modules, state root and whether the peers agree
   composite export --data-dir DIR --out DIR   the composite as a PEFT adapter plus task heads
+  data shard --task T ...         a site's deterministic shard of a MedMNIST task
+  train --task T --site I/N --out DIR   train a LoRA module + head and distil (see: medforge train --help)
+  eval --task T DIR               test-split accuracy, AUC, F1, confusion matrix
   toy base-model | module         the deterministic toy model for protocol testnets
   demo                            three simulated sites, every merge method, two arrival orders
   testnet                         the local multi-institution testnet (not built yet: runs the demo)
@@ -55,6 +59,13 @@ async function main (argv: string[]): Promise<void> {
     case 'publish': return await publishCommand(rest)
     case 'status': return await statusCommand(rest)
     case 'composite': return await compositeCommand(rest)
+    case 'data':
+    case 'train':
+    case 'eval':
+      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(CLINICAL_HELP); return }
+      if (command === 'data') return await dataCommand(rest)
+      if (command === 'train') return await trainCommand(rest)
+      return await evalCommand(rest)
     case 'toy':
       if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(TOY_HELP); return }
       return toyCommand(rest)

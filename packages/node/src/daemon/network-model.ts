@@ -1,7 +1,10 @@
 // What the daemon needs from a network's base model: the shapes a module must have, how to read a
 // contributor's distilled set, and the loss the searched merges use. One entry per architecture
 // named in manifests; the weights CID in the manifest must match the model this build has.
-import { TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, cidOfBytes, decodeDistilledSet, formatShape, identityConfig, loraScaling, sameShape } from '@medforge/merge-core'
+import {
+  HEAD_BIAS, HEAD_WEIGHT, TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, VIT_ARCHITECTURE, cidOfBytes, decodeDistilledSet, formatShape, identityConfig,
+  loadBaseWeights, loraLayers, loraScaling, sameShape, vitEvaluator
+} from '@medforge/merge-core'
 import type { CandidateEvaluator, LoraModule, ToyData } from '@medforge/merge-core'
 import type { ManifestBody, TaskSpec } from '@medforge/protocol'
 import { InvalidModuleError, NotJoinedError } from '../errors.ts'
@@ -69,13 +72,59 @@ function toyModel (weights: string): NetworkModel {
   }
 }
 
+function vitModel (manifest: ManifestBody): NetworkModel {
+  const base = loadBaseWeights()
+  const c = base.weights.config
+  const expected = loraLayers(c, manifest.lora.targets)
+  const evaluator = vitEvaluator(base)
+  return {
+    architecture: VIT_ARCHITECTURE,
+    weights: base.cid,
+    checkModule (module, task, where) {
+      const fail = (detail: string): never => { throw new InvalidModuleError(where, detail) }
+      const names = [...module.layers.keys()]
+      if (names.length !== expected.length || expected.some(l => !module.layers.has(l.name))) {
+        const missing = expected.find(l => !module.layers.has(l.name))
+        fail(missing !== undefined ? `has no LoRA layer ${missing.name}` : `has LoRA layers beyond the network's targets (${manifest.lora.targets.join(', ')})`)
+      }
+      for (const l of expected) {
+        const pair = module.layers.get(l.name)!
+        const r = manifest.lora.rank
+        if (!sameShape(pair.A.shape, [r, l.inFeatures]) || !sameShape(pair.B.shape, [l.outFeatures, r])) {
+          fail(`${l.name}: lora_A ${formatShape(pair.A.shape)} / lora_B ${formatShape(pair.B.shape)}, the model needs [${r}, ${l.inFeatures}] / [${l.outFeatures}, ${r}]`)
+        }
+      }
+      const classes = task.labels.length
+      const w = module.heads.get(HEAD_WEIGHT)
+      const b = module.heads.get(HEAD_BIAS)
+      if (w === undefined || b === undefined || module.heads.size !== 2) fail(`the task head must be exactly ${HEAD_WEIGHT} and ${HEAD_BIAS}`)
+      if (!sameShape(w!.shape, [classes, c.projection]) || !sameShape(b!.shape, [classes])) {
+        fail(`head is ${formatShape(w!.shape)} + ${formatShape(b!.shape)}, task "${task.id}" needs [${classes}, ${c.projection}] + [${classes}]`)
+      }
+      for (const t of [w!, b!]) if (!t.data.every(Number.isFinite)) fail('the task head has a non-finite value')
+    },
+    decodeDistilled (bytes, task, where) {
+      const set = decodeDistilledSet(bytes, where, { classes: task.labels.length, featureShape: [c.channels, c.imageSize, c.imageSize] })
+      if (set.task !== task.id) throw new InvalidModuleError(where, `distilled set is for task "${set.task}", the module for "${task.id}"`)
+      if (!set.inputs.data.every(Number.isFinite)) throw new InvalidModuleError(where, 'distilled set has a non-finite value')
+      return { inputs: set.inputs.data, labels: set.labels }
+    },
+    evaluator: () => evaluator as CandidateEvaluator<unknown>
+  }
+}
+
 /** The model a manifest names, if this build has it with the same weights. */
 export function modelFor (manifest: ManifestBody): NetworkModel {
   const { architecture, weights } = manifest.baseModel
+  if (architecture === VIT_ARCHITECTURE) {
+    const ours = loadBaseWeights().cid
+    if (weights !== ours) throw new NotJoinedError(`the network's ${architecture} weights are ${weights}; this build has ${ours}`)
+    return vitModel(manifest)
+  }
   if (architecture === TOY_ARCHITECTURE) {
     const ours = toyWeightsCid()
     if (weights !== ours) throw new NotJoinedError(`the network's ${architecture} weights are ${weights}; this build has ${ours}`)
     return toyModel(weights)
   }
-  throw new NotJoinedError(`the network's base model "${architecture}" is not available in this build (known: ${TOY_ARCHITECTURE})`)
+  throw new NotJoinedError(`the network's base model "${architecture}" is not available in this build (known: ${VIT_ARCHITECTURE}, ${TOY_ARCHITECTURE})`)
 }

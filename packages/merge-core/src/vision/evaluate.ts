@@ -1,0 +1,74 @@
+// Clinical evaluation of a module (or a composite with a task head) on a task's official split.
+import { loadSplit } from '../data/medmnist.ts'
+import type { SplitName } from '../data/medmnist.ts'
+import type { LoraModule } from '../lora-module.ts'
+import { loraScaling } from '../lora-config.ts'
+import { classificationMetrics } from './metrics.ts'
+import type { ClassificationMetrics } from './metrics.ts'
+import { moduleToTensors, predictTf } from './lora-train.ts'
+import { toInputs } from './preprocess.ts'
+import type { Tf } from './tf-backend.ts'
+import { createTfVit } from './vit-tf.ts'
+import type { VitWeights } from './vit-weights.ts'
+import type { F32Tensor } from '../tensor.ts'
+import { InvalidAdapterError } from '../errors.ts'
+
+const inputCache = new Map<string, { inputs: Float32Array, labels: Int32Array, count: number }>()
+
+export function splitInputs (task: string, split: SplitName): { inputs: Float32Array, labels: Int32Array, count: number } {
+  const key = `${task}/${split}`
+  let hit = inputCache.get(key)
+  if (hit === undefined) {
+    const set = loadSplit(task, split)
+    hit = { inputs: toInputs(set), labels: set.labels, count: set.count }
+    inputCache.set(key, hit)
+  }
+  return hit
+}
+
+/** Metrics of the base model with `adapter` (LoRA, may be undefined) and `head`, on a split. */
+export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
+  const { inputs, labels, count } = splitInputs(task, split)
+  const vit = createTfVit(tf, weights)
+  const headModule: LoraModule = { config: adapter?.config ?? (undefined as never), layers: new Map(), heads: head }
+  const { head: headTensors } = moduleToTensors(tf, headModule)
+  if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
+  const lora = adapter === undefined ? undefined : moduleToTensors(tf, adapter).lora
+  try {
+    const probs = predictTf(vit, inputs, count, headTensors, lora, adapter === undefined ? 1 : loraScaling(adapter.config))
+    return classificationMetrics(probs, headTensors.b.shape[0]!, labels)
+  } finally {
+    vit.dispose()
+    headTensors.W.dispose(); headTensors.b.dispose()
+    for (const p of lora?.values() ?? []) { p.A.dispose(); p.B.dispose() }
+  }
+}
+
+/**
+ * Metrics of a MedForge-Mixture composite on a split: every module applied in turn with the task's
+ * head, predictions mixed with the composite's weights (floored and renormalised, as in the merge).
+ */
+export function evaluateMixtureOnSplit (tf: Tf, weights: VitWeights, modules: readonly LoraModule[], mixWeights: readonly number[], head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
+  const { inputs, labels, count } = splitInputs(task, split)
+  const vit = createTfVit(tf, weights)
+  const { head: headTensors } = moduleToTensors(tf, { config: modules[0]!.config, layers: new Map(), heads: head })
+  if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
+  const classes = headTensors.b.shape[0]!
+  const mixed = new Float64Array(count * classes)
+  try {
+    modules.forEach((m, j) => {
+      const { lora } = moduleToTensors(tf, m)
+      const p = predictTf(vit, inputs, count, headTensors, lora, loraScaling(m.config))
+      for (let i = 0; i < p.length; i++) mixed[i] = mixed[i]! + mixWeights[j]! * p[i]!
+      for (const t of lora.values()) { t.A.dispose(); t.B.dispose() }
+    })
+    for (let s = 0; s < count; s++) {
+      let sum = 0
+      for (let c = 0; c < classes; c++) { const v = Math.max(mixed[s * classes + c]!, 1e-12); mixed[s * classes + c] = v; sum += v }
+      for (let c = 0; c < classes; c++) mixed[s * classes + c] = mixed[s * classes + c]! / sum
+    }
+    return classificationMetrics(mixed, classes, labels)
+  } finally {
+    vit.dispose(); headTensors.W.dispose(); headTensors.b.dispose()
+  }
+}

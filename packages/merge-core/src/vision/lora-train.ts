@@ -1,0 +1,146 @@
+// What an institution does with its private shard: train a LoRA module (q_proj, v_proj, optionally
+// visual_projection) and a task head on the frozen base model, with per-epoch validation metrics
+// and early stopping on validation AUC. Only the adapter and head leave this function.
+import type * as TF from '@tensorflow/tfjs'
+import type { ImageSet } from '../data/medmnist.ts'
+import { newLoraConfig } from '../lora-config.ts'
+import type { LoraModule, LoraPair } from '../lora-module.ts'
+import { Xoshiro128 } from '../prng.ts'
+import type { F32Tensor } from '../tensor.ts'
+import { classificationMetrics } from './metrics.ts'
+import type { ClassificationMetrics } from './metrics.ts'
+import { toInputs } from './preprocess.ts'
+import type { Tf } from './tf-backend.ts'
+import { HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loraLayers } from './vit-config.ts'
+import { createTfVit, headLogits } from './vit-tf.ts'
+import type { LoraTensors, TfVit } from './vit-tf.ts'
+import type { VitWeights } from './vit-weights.ts'
+
+export interface TrainOptions {
+  readonly classes: number
+  readonly rank: number
+  readonly alpha: number
+  readonly targets: readonly string[]
+  readonly epochs?: number
+  readonly batchSize?: number
+  readonly learningRate?: number
+  /** Epochs without a better validation AUC before stopping. */
+  readonly patience?: number
+  readonly seed?: string
+  readonly onEpoch?: (e: EpochReport) => void
+  readonly onBatch?: (done: number, total: number) => void
+}
+
+export interface EpochReport { readonly epoch: number, readonly loss: number, readonly val: ClassificationMetrics, readonly best: boolean, readonly ms: number }
+
+export interface TrainResult { readonly module: LoraModule, readonly history: readonly EpochReport[], readonly bestEpoch: number, readonly samples: number }
+
+function uniformFill (n: number, bound: number, rng: Xoshiro128): Float32Array {
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) out[i] = (rng.nextU32() / 4294967296 * 2 - 1) * bound
+  return out
+}
+
+/** Probabilities [n, classes] in batches, with optional LoRA and a head. */
+export function predictTf (vit: TfVit, inputs: Float32Array, n: number, head: { W: TF.Tensor, b: TF.Tensor }, lora?: ReadonlyMap<string, LoraTensors>, scaling = 1, batch = 256): Float32Array {
+  const { tf, config: c } = vit
+  const per = c.channels * c.imageSize * c.imageSize
+  const classes = head.b.shape[0]!
+  const out = new Float32Array(n * classes)
+  for (let i = 0; i < n; i += batch) {
+    const m = Math.min(batch, n - i)
+    const probs = tf.tidy(() => tf.softmax(headLogits(tf, vit.embed(tf.tensor(inputs.subarray(i * per, (i + m) * per), [m, c.channels, c.imageSize, c.imageSize]), lora, scaling), head.W, head.b)))
+    out.set(probs.dataSync() as Float32Array, i * classes)
+    probs.dispose()
+  }
+  return out
+}
+
+export function moduleToTensors (tf: Tf, module: LoraModule): { lora: Map<string, LoraTensors>, head: { W: TF.Tensor, b: TF.Tensor } | undefined } {
+  const lora = new Map<string, LoraTensors>()
+  for (const [name, { A, B }] of module.layers) lora.set(name, { A: tf.tensor(A.data, [...A.shape]), B: tf.tensor(B.data, [...B.shape]) })
+  const W = module.heads.get(HEAD_WEIGHT)
+  const b = module.heads.get(HEAD_BIAS)
+  return { lora, head: W === undefined || b === undefined ? undefined : { W: tf.tensor(W.data, [...W.shape]), b: tf.tensor(b.data, [...b.shape]) } }
+}
+
+export async function trainLora (tf: Tf, base: { weights: VitWeights, cid: string }, train: ImageSet, val: ImageSet, options: TrainOptions): Promise<TrainResult> {
+  const c = base.weights.config
+  const rng = Xoshiro128.fromString(`medforge-lora-train/v1|${options.seed ?? 'default'}`)
+  const vit = createTfVit(tf, base.weights)
+  const layers = loraLayers(c, options.targets)
+  const scaling = options.alpha / options.rank
+  const vars = new Map<string, { A: TF.Variable, B: TF.Variable }>()
+  for (const l of layers) {
+    // PEFT's initialisation: A kaiming-uniform (bound 1/sqrt(in)), B zero, so training starts at the base model.
+    vars.set(l.name, {
+      A: tf.variable(tf.tensor(uniformFill(options.rank * l.inFeatures, 1 / Math.sqrt(l.inFeatures), rng), [options.rank, l.inFeatures])),
+      B: tf.variable(tf.zeros([l.outFeatures, options.rank]))
+    })
+  }
+  const headW = tf.variable(tf.tensor(uniformFill(options.classes * c.projection, 1 / Math.sqrt(c.projection), rng), [options.classes, c.projection]))
+  const headB = tf.variable(tf.zeros([options.classes]))
+  const optimizer = tf.train.adam(options.learningRate ?? 2e-3)
+  const trainX = toInputs(train)
+  const valX = toInputs(val)
+  const per = c.channels * c.imageSize * c.imageSize
+  const batchSize = options.batchSize ?? 64
+  const epochs = options.epochs ?? 12
+  const patience = options.patience ?? 3
+  const history: EpochReport[] = []
+  let best: { auc: number, epoch: number, A: Map<string, [Float32Array, Float32Array]>, W: Float32Array, b: Float32Array } | undefined
+  const snapshot = (): { A: Map<string, [Float32Array, Float32Array]>, W: Float32Array, b: Float32Array } => ({
+    A: new Map([...vars].map(([k, v]) => [k, [v.A.dataSync().slice() as Float32Array, v.B.dataSync().slice() as Float32Array]])),
+    W: headW.dataSync().slice() as Float32Array,
+    b: headB.dataSync().slice() as Float32Array
+  })
+  const order = Array.from({ length: train.count }, (_, i) => i)
+  const batchX = new Float32Array(batchSize * per)
+  const batchY = new Int32Array(batchSize)
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const t0 = performance.now()
+      for (let i = order.length - 1; i > 0; i--) { const j = rng.nextU32() % (i + 1); const t = order[i]!; order[i] = order[j]!; order[j] = t }
+      let lossSum = 0
+      let batches = 0
+      for (let start = 0; start < order.length; start += batchSize) {
+        const m = Math.min(batchSize, order.length - start)
+        for (let k = 0; k < m; k++) {
+          const idx = order[start + k]!
+          batchX.set(trainX.subarray(idx * per, (idx + 1) * per), k * per)
+          batchY[k] = train.labels[idx]!
+        }
+        const loss = optimizer.minimize(() => tf.tidy(() => {
+          const x = tf.tensor(batchX.subarray(0, m * per), [m, c.channels, c.imageSize, c.imageSize])
+          const y = tf.oneHot(tf.tensor1d(batchY.subarray(0, m), 'int32'), options.classes)
+          const logits = headLogits(tf, vit.embed(x, vars, scaling), headW, headB)
+          return tf.losses.softmaxCrossEntropy(y, logits) as TF.Scalar
+        }), true)!
+        lossSum += (await loss.data())[0]!
+        loss.dispose()
+        batches++
+        options.onBatch?.(Math.min(start + m, order.length), order.length)
+      }
+      const probs = predictTf(vit, valX, val.count, { W: headW, b: headB }, vars, scaling)
+      const metrics = classificationMetrics(probs, options.classes, val.labels)
+      const score = Number.isNaN(metrics.auc) ? metrics.accuracy : metrics.auc
+      const improved = best === undefined || score > best.auc
+      if (improved) best = { auc: score, epoch, ...snapshot() }
+      const report = { epoch, loss: lossSum / batches, val: metrics, best: improved, ms: performance.now() - t0 }
+      history.push(report)
+      options.onEpoch?.(report)
+      if (epoch - best!.epoch >= patience) break
+    }
+  } finally {
+    for (const v of vars.values()) { v.A.dispose(); v.B.dispose() }
+    headW.dispose(); headB.dispose(); optimizer.dispose(); vit.dispose()
+  }
+  const layersOut = new Map<string, LoraPair>()
+  for (const l of layers) {
+    const [A, B] = best!.A.get(l.name)!
+    layersOut.set(l.name, { A: { shape: [options.rank, l.inFeatures], data: A }, B: { shape: [l.outFeatures, options.rank], data: B } })
+  }
+  const heads = new Map<string, F32Tensor>([[HEAD_BIAS, { shape: [options.classes], data: best!.b }], [HEAD_WEIGHT, { shape: [options.classes, c.projection], data: best!.W }]])
+  const config = newLoraConfig({ baseModel: `${VIT_ARCHITECTURE}@${base.cid}`, r: options.rank, loraAlpha: options.alpha, targetModules: [...options.targets], modulesToSave: ['classifier'] })
+  return { module: { config, layers: layersOut, heads }, history, bestEpoch: best!.epoch, samples: train.count }
+}

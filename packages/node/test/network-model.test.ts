@@ -1,0 +1,60 @@
+// The daemon's view of a network's base model: the clinical ViT's shape policy and distilled sets.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { BASE_MODEL_CID, HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, encodeDistilledSet, loraLayers, loadBaseWeights, newLoraConfig } from '@medforge/merge-core'
+import type { LoraModule, LoraPair } from '@medforge/merge-core'
+import { newIdentity, parseManifestBody, PROTOCOL_VERSION } from '@medforge/protocol'
+import type { ManifestBody } from '@medforge/protocol'
+import { modelFor } from '../src/daemon/network-model.ts'
+import { InvalidModuleError, NotJoinedError } from '../src/errors.ts'
+
+async function manifest (weights = BASE_MODEL_CID): Promise<ManifestBody> {
+  const id = await newIdentity()
+  return parseManifestBody({
+    protocol: PROTOCOL_VERSION, networkId: 'clinical', name: 'Clinical', revision: 0, network: null, parent: null,
+    baseModel: { architecture: VIT_ARCHITECTURE, weights },
+    tasks: [{ id: 'pneumonia', modality: 'chest-xray', labels: ['normal', 'pneumonia'], metric: 'auc' }],
+    lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 }, merge: { method: 'medforge-fusion', params: {} },
+    members: [{ peerId: id.peerId, name: 'A', roles: ['contributor'] }], quorum: 1,
+    limits: { maxModuleBytes: 1 << 22, maxMessageBytes: 16384 }, bootstrap: [], createdAt: 1
+  })
+}
+
+function vitModule (rank = 4, classes = 2): LoraModule {
+  const c = loadBaseWeights().weights.config
+  const layers = new Map<string, LoraPair>()
+  for (const l of loraLayers(c, ['q_proj', 'v_proj'])) layers.set(l.name, { A: { shape: [rank, l.inFeatures], data: new Float32Array(rank * l.inFeatures) }, B: { shape: [l.outFeatures, rank], data: new Float32Array(rank * l.outFeatures) } })
+  return {
+    config: newLoraConfig({ baseModel: `${VIT_ARCHITECTURE}@${BASE_MODEL_CID}`, r: rank, loraAlpha: 2 * rank, targetModules: ['q_proj', 'v_proj'], modulesToSave: ['classifier'] }),
+    layers,
+    heads: new Map([[HEAD_BIAS, { shape: [classes], data: new Float32Array(classes) }], [HEAD_WEIGHT, { shape: [classes, c.projection], data: new Float32Array(classes * c.projection) }]])
+  }
+}
+
+describe('network model: medforge-vit-tiny/v1', () => {
+  it('accepts modules that follow the policy and refuses the rest, naming what is wrong', async () => {
+    const body = await manifest()
+    const model = modelFor(body)
+    const task = body.tasks[0]!
+    model.checkModule(vitModule(), task, 'm')
+    assert.throws(() => model.checkModule(vitModule(2), task, 'm'), (e: Error) => e instanceof InvalidModuleError && /lora_A \[2, 64\]/.test(e.message))
+    assert.throws(() => model.checkModule(vitModule(4, 3), task, 'm'), /head is \[3, 64\]/)
+    const missing = vitModule()
+    ;(missing.layers as Map<string, LoraPair>).delete([...missing.layers.keys()][0]!)
+    assert.throws(() => model.checkModule(missing, task, 'm'), /has no LoRA layer base_model\.model\.vision_model\.encoder\.layers\.0/)
+  })
+
+  it('reads distilled sets of the model\'s input shape only', async () => {
+    const body = await manifest()
+    const model = modelFor(body)
+    const ok = encodeDistilledSet({ task: 'pneumonia', inputs: { shape: [2, 3, 28, 28], data: new Float32Array(2 * 3 * 784) }, labels: Int32Array.of(0, 1) })
+    assert.equal((model.decodeDistilled(ok, body.tasks[0]!, 'd') as { labels: Int32Array }).labels.length, 2)
+    const wrong = encodeDistilledSet({ task: 'pneumonia', inputs: { shape: [2, 8], data: new Float32Array(16) }, labels: Int32Array.of(0, 1) })
+    assert.throws(() => model.decodeDistilled(wrong, body.tasks[0]!, 'd'), /the model takes \[3, 28, 28\]/)
+  })
+
+  it('refuses a manifest naming other weights', async () => {
+    const other = await manifest('bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku')
+    assert.throws(() => modelFor(other), NotJoinedError)
+  })
+})
