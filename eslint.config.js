@@ -11,6 +11,13 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
   },
   {
+    files: ['packages/node/src/api/dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', EventSource: 'readonly', Node: 'readonly', uPlot: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', console: 'readonly' }
+    }
+  },
+  {
     files: ['**/*.ts'],
     rules: {
       '@typescript-eslint/consistent-type-imports': 'error',

@@ -99,7 +99,7 @@ describe('medforge CLI', () => {
     assert.match(missing.stderr, /nope: invalid PEFT LoRA adapter: no such file or folder/)
   })
 
-  it('the demo (npm start, for now) shows every method agreeing across arrival orders', () => {
+  it('the demo shows every method agreeing across arrival orders', () => {
     const r = medforge('demo', '--json')
     assert.equal(r.status, 0, r.stderr)
     const { composites } = JSON.parse(r.stdout) as { composites: Array<{ method: string, ordersAgree: boolean }> }

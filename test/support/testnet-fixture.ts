@@ -1,8 +1,6 @@
 // Builds a local network of institution daemons for tests: data directories, a signed manifest
 // with the toy model, trained module bundles, and daemons as separate processes on loopback.
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ToyModel } from '@medforge/merge-core'
@@ -12,9 +10,11 @@ import { DataDir } from '../../packages/node/src/store/data-dir.ts'
 import { TOY_ARCHITECTURE, toyWeightsCid } from '../../packages/node/src/daemon/network-model.ts'
 import { writeModuleBundle } from '../../packages/node/src/cli/module-bundle.ts'
 import { loadNetworkState } from '../../packages/node/src/daemon/network-state.ts'
+import { MEDFORGE_BIN, spawnDaemon } from '../../packages/node/src/testnet/daemon-process.ts'
+import type { DaemonProcess } from '../../packages/node/src/testnet/daemon-process.ts'
 
 export const root = join(import.meta.dirname, '..', '..')
-export const bin = join(root, 'packages', 'node', 'bin', 'medforge.js')
+export const bin = MEDFORGE_BIN
 
 export interface Site { readonly name: string, readonly dir: string, readonly identity: Identity }
 
@@ -78,7 +78,6 @@ export async function createTestnet (spec: TestnetSpec): Promise<Testnet> {
     dd.writeConfig({ ...dd.config(), networks: [state.network] })
   }
   const manifestPath = join(base, 'manifest.json')
-  const { writeFileSync } = await import('node:fs')
   writeFileSync(manifestPath, JSON.stringify({ body: manifest.body, signatures: manifest.signatures }, null, 2))
   for (const [name, id] of extra) writeFileSync(join(base, `${name}.key.json`), encodeKeyFile(id, name), { mode: 0o600 })
   return { base, sites, extra, manifest, network: state.network, manifestPath, cleanup: () => rmSync(base, { recursive: true, force: true }) }
@@ -94,62 +93,11 @@ export function makeBundle (dir: string, task: string, site: string): string {
   return dir
 }
 
-/** An API answer, read loosely as tests do (JSON.parse's own result type). */
-export type Json = ReturnType<typeof JSON.parse>
-
-export interface RunningDaemon {
-  readonly site: Site
-  readonly child: ChildProcess
-  readonly url: string
-  readonly addresses: string[]
-  output (): string
-  get (path: string): Promise<Json>
-  post (path: string, body: unknown): Promise<{ status: number, body: Json }>
-  /** SIGTERM and wait for a clean exit. */
-  stop (): Promise<number | null>
-  kill (): Promise<void>
-}
+export type RunningDaemon = DaemonProcess & { readonly site: Site }
 
 export async function startDaemon (site: Site, options: { bootstrap?: readonly string[] } = {}): Promise<RunningDaemon> {
-  const runningPath = join(site.dir, 'api.json')
-  rmSync(runningPath, { force: true })
-  const args = [bin, 'daemon', '--data-dir', site.dir, '--sync-interval', '1000', ...(options.bootstrap ?? []).flatMap(b => ['--bootstrap', b])]
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString() })
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString() })
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  const deadline = Date.now() + 30_000
-  while (!existsSync(runningPath)) {
-    if (child.exitCode !== null) throw new Error(`daemon ${site.name} exited with ${child.exitCode}:\n${out}`)
-    if (Date.now() > deadline) throw new Error(`daemon ${site.name} did not start:\n${out}`)
-    await new Promise(r => setTimeout(r, 50))
-  }
-  const info = JSON.parse(readFileSync(runningPath, 'utf8')) as { url: string, addresses: string[] }
-  const token = readFileSync(join(site.dir, 'api-token'), 'utf8').trim()
-  return {
-    site,
-    child,
-    url: info.url,
-    addresses: info.addresses,
-    output: () => out,
-    async get (path) {
-      const res = await fetch(`${info.url}${path}`)
-      return await res.json() as never
-    },
-    async post (path, body) {
-      const res = await fetch(`${info.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
-      return { status: res.status, body: await res.json() as never }
-    },
-    async stop () {
-      child.kill('SIGTERM')
-      return await exited
-    },
-    async kill () {
-      child.kill('SIGKILL')
-      await exited
-    }
-  }
+  const d = await spawnDaemon(site.dir, { ...options, extraArgs: ['--sync-interval', '1000'] })
+  return Object.assign(d, { site })
 }
 
 /** Polls until `check` returns a value (not undefined) or the time runs out. */

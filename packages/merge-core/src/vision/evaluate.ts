@@ -72,3 +72,18 @@ export function evaluateMixtureOnSplit (tf: Tf, weights: VitWeights, modules: re
     vit.dispose(); headTensors.W.dispose(); headTensors.b.dispose()
   }
 }
+
+/**
+ * A composite's test metrics for one task. An adapter composite is scored with the head of each
+ * contributor of that task and the metrics averaged (every site keeps its own head); a mixture
+ * composite mixes all modules' predictions with its weights under each such head.
+ */
+export function compositeTaskMetrics (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }> }, task: string, split: SplitName = 'test'): { accuracy: number, auc: number, f1: number } | undefined {
+  const heads = result.inputs.filter(i => i.task === task).map(i => i.module.heads)
+  if (heads.length === 0 || result.composite.kind === 'empty') return undefined
+  const ms = heads.map(h => result.composite.kind === 'mixture'
+    ? evaluateMixtureOnSplit(tf, weights, result.inputs.map(i => i.module), result.composite.weights!, h, task, split)
+    : evaluateOnSplit(tf, weights, result.composite.module!, h, task, split))
+  const mean = (f: (m: ClassificationMetrics) => number): number => ms.reduce((a, m) => a + f(m), 0) / ms.length
+  return { accuracy: mean(m => m.accuracy), auc: mean(m => m.auc), f1: mean(m => m.f1) }
+}

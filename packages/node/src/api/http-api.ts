@@ -8,6 +8,8 @@ import { recordCid } from '@medforge/protocol'
 import type { Daemon } from '../daemon/daemon.ts'
 import { InvalidModuleError, NotJoinedError } from '../errors.ts'
 import { describeComposite, describeStatus } from './views.ts'
+import { dashboardAsset } from './dashboard-assets.ts'
+import { serveEventStream } from './event-stream.ts'
 
 export interface HttpApi {
   readonly url: string
@@ -106,6 +108,22 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const asset = dashboardAsset(url.pathname)
+      if (asset !== undefined) {
+        res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" })
+        res.end(req.method === 'HEAD' ? undefined : asset.body)
+        return
+      }
+      if (url.pathname === '/events/stream') { serveEventStream(daemon.events, req, res); return }
+      if (url.pathname === '/metrics') {
+        daemon.metrics.text().then(text => {
+          res.writeHead(200, { 'content-type': daemon.metrics.contentType })
+          res.end(text)
+        }, (err: Error) => { res.writeHead(500); res.end(err.message) })
+        return
+      }
+    }
     const send = (status: number, body: unknown): void => {
       const text = JSON.stringify(body, (_k, v: unknown) => v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v, 2)
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })

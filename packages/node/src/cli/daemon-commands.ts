@@ -5,12 +5,9 @@ import { parseArgs } from 'node:util'
 import { writeComposite } from '@medforge/merge-core'
 import { decodeManifestFile, verifyManifestChain } from '@medforge/protocol'
 import { startDaemon } from '../daemon/daemon.ts'
-import { createMergeScheduler } from '../daemon/merge-scheduler.ts'
-import { createInputLoader } from '../daemon/module-verifier.ts'
+import { compositeFromDataDir } from '../daemon/composite-export.ts'
 import { loadNetworkState } from '../daemon/network-state.ts'
-import { createBlobStore } from '../store/blob-store.ts'
 import { DataDir } from '../store/data-dir.ts'
-import { Ledger } from '../store/ledger.ts'
 import { callApi } from './api-client.ts'
 import { readModuleBundle } from './module-bundle.ts'
 import { UsageError } from './usage-error.ts'
@@ -154,32 +151,7 @@ export async function compositeCommand (args: string[]): Promise<void> {
   if (sub !== 'export') throw new UsageError('composite export --data-dir DIR --out DIR [--network CID]')
   const { values } = parseArgs({ args: rest, options: { ...dataDirOption, out: { type: 'string' }, network: { type: 'string' } } })
   if (values.out === undefined) throw new UsageError('composite export needs --out DIR')
-  const dataDir = dataDirOf(values)
-  const config = dataDir.config()
-  const network = values.network ?? config.networks[0]
-  if (network === undefined) throw new UsageError('no network joined')
-  const state = await loadNetworkState(dataDir.loadChain(network))
-  const ledger = new Ledger(dataDir.ledgerPath)
-  try {
-    const blobs = createBlobStore(dataDir.blobDir)
-    let exported = false
-    let failure: Error | undefined
-    const scheduler = createMergeScheduler({
-      ledger,
-      blobs,
-      network: state,
-      loadInputs: createInputLoader(state, ledger, blobs).load,
-      onMerged: result => {
-        writeComposite(values.out!, result)
-        exported = true
-        console.log(`exported the composite of ${result.inputs.length} module(s), state root ${result.stateRoot}, to ${values.out}`)
-      },
-      onError: err => { failure = err }
-    })
-    await scheduler.schedule()
-    if (failure !== undefined) throw failure
-    if (!exported) throw new UsageError('nothing exported')
-  } finally {
-    ledger.close()
-  }
+  const result = await compositeFromDataDir(dataDirOf(values).dir, values.network)
+  writeComposite(values.out, result)
+  console.log(`exported the composite of ${result.inputs.length} module(s), state root ${result.stateRoot}, to ${values.out}`)
 }

@@ -1,5 +1,4 @@
-// `medforge demo` (and, until the libp2p testnet lands, `medforge testnet` / `npm start`):
-// three simulated sites (synthetic data, toy linear model) train LoRA modules on their own data, and every merge method folds them
+// `medforge demo`: three simulated sites (synthetic data, toy linear model) train LoRA modules on their own data, and every merge method folds them
 // in two different arrival orders to show that the composite — and its state root — is the same.
 import { parseArgs } from 'node:util'
 import { ToyModel, compositeModule, mergeModules } from '@medforge/merge-core'
@@ -11,15 +10,9 @@ const SITES = [
   { name: 'site-c', task: 'task-2' }
 ]
 
-export async function demo (args: string[], { asTestnet }: { asTestnet: boolean }): Promise<void> {
+export async function demo (args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, exit: { type: 'boolean' } }, allowPositionals: true, strict: false })
   const log = values.json === true ? () => {} : (line = '') => console.log(line)
-  if (asTestnet) {
-    log('MedForge testnet: the multi-process libp2p testnet and its dashboard are not built yet.')
-    log('What works today is the deterministic merge engine; here it is on three simulated sites with')
-    log('synthetic two-class tasks and a small linear model (the clinical vision model is not built yet).')
-    log()
-  }
   const model = new ToyModel()
   const inputs: MergeInput<ToyData>[] = SITES.map((site, i) => {
     const train = model.makeData(site.task, 96, `${site.name}/train`)

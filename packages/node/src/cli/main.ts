@@ -5,6 +5,7 @@ import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-
 import { compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
 import { TOY_HELP, toyCommand } from './toy-commands.ts'
 import { CLINICAL_HELP, dataCommand, evalCommand, trainCommand } from './clinical-commands.ts'
+import { TESTNET_HELP, testnetCommand } from './testnet-command.ts'
 import { UsageError } from './usage-error.ts'
 
 const HELP = `medforge — build a medical foundation model together, without sharing patient data
@@ -28,7 +29,7 @@ Commands:
   eval --task T DIR               test-split accuracy, AUC, F1, confusion matrix
   toy base-model | module         the deterministic toy model for protocol testnets
   demo                            three simulated sites, every merge method, two arrival orders
-  testnet                         the local multi-institution testnet (not built yet: runs the demo)
+  testnet [--institutions N] [--exit]   the local multi-institution testnet with dashboards (npm start)
 
 Options:
   -h, --help                      show help
@@ -69,8 +70,10 @@ async function main (argv: string[]): Promise<void> {
     case 'toy':
       if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(TOY_HELP); return }
       return toyCommand(rest)
-    case 'demo': return await demo(rest, { asTestnet: false })
-    case 'testnet': return await demo(rest, { asTestnet: true })
+    case 'demo': return await demo(rest)
+    case 'testnet':
+      if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(TESTNET_HELP); return }
+      return await testnetCommand(rest)
     default: throw new UsageError(`unknown command "${command}"`)
   }
 }

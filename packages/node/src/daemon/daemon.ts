@@ -22,6 +22,8 @@ import type { NetworkRuntime } from './network-runtime.ts'
 import { loadNetworkState } from './network-state.ts'
 import { peerAdvertTopic } from '@medforge/protocol'
 import { NotJoinedError } from '../errors.ts'
+import { createDaemonMetrics, createRegistry } from './metrics.ts'
+import type { DaemonMetrics } from './metrics.ts'
 
 export interface DaemonOptions {
   readonly dataDir: string
@@ -57,6 +59,7 @@ export interface Daemon {
   readonly events: DaemonEvents
   readonly runtimes: ReadonlyMap<string, NetworkRuntime>
   readonly api: HttpApi
+  readonly metrics: DaemonMetrics
   readonly startedAt: number
   peers (): PeerInfo[]
   runtime (network?: string): NetworkRuntime
@@ -81,7 +84,9 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const bootstrap = [...new Set([...(options.bootstrap ?? config.bootstrap), ...states.flatMap(s => s.manifest.bootstrap)])]
     .filter(a => !a.includes(identity.peerId))
   const gate = (peer: PeerId): boolean => membersOnly && !isMember(peer.toString())
+  const registry = createRegistry()
   const libp2p = await createMedforgeLibp2p({
+    metricsRegistry: registry,
     privateKey: identity.privateKey,
     listen: options.listen ?? config.listen,
     bootstrap,
@@ -93,6 +98,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       denyInboundEncryptedConnection: gate
     }
   })
+  const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
   const runtimes = new Map<string, NetworkRuntime>()
   for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, identity, events, state, log }))
   const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
@@ -133,6 +139,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
     events,
     runtimes,
     api: undefined as unknown as HttpApi,
+    metrics,
     startedAt: Date.now(),
     peers () {
       const pubsub = libp2p.services.pubsub as unknown as { getScore?: (p: string) => number, getTopics: () => string[], getSubscribers: (t: string) => PeerId[] }

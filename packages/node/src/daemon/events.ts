@@ -2,12 +2,14 @@
 // dashboard and metrics observe. Keeps the last events in a bounded ring.
 export interface DaemonEventMap {
   record: { network: string, type: string, cid: string, source: string, from: string | undefined }
-  refusal: { network: string, code: string, detail: string, source: string, from: string | undefined }
+  refusal: { network: string, code: string, verdict: string, detail: string, source: string, from: string | undefined }
   attestation: { network: string, author: string, stateRoot: string, height: number }
-  fetch: { network: string, cid: string, bytes: number, peer: string }
+  fetch: { network: string, cid: string, bytes: number, peer: string, ms: number }
   'fetch-failed': { network: string, cid: string, peer: string, error: string }
   'module-ready': { network: string, cid: string }
-  merge: { network: string, stateRoot: string, moduleCount: number, height: number, ms: number }
+  merge: { network: string, stateRoot: string, moduleCount: number, height: number, ms: number, method: string }
+  published: { network: string, module: string, task: string }
+  'module-invalid': { network: string, cid: string, reason: string, detail: string }
 }
 
 export type DaemonEventName = keyof DaemonEventMap

@@ -18,6 +18,7 @@ import { createMergeScheduler } from './merge-scheduler.ts'
 import type { MergeScheduler } from './merge-scheduler.ts'
 import { checkLoraPolicy } from './network-model.ts'
 import { createInputLoader, verifyModule } from './module-verifier.ts'
+import { distilledSetMetrics } from './composite-metrics.ts'
 import { modulesHash, validationContext } from './network-state.ts'
 import type { NetworkState } from './network-state.ts'
 import { applyAnnouncement, applyAttestation, applyRevocation } from './record-effects.ts'
@@ -76,10 +77,10 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
 
   ledger.addRoot(network, state.genesisRoot, 0)
 
-  const count = (code: ValidationCode, detail: string, source: RecordSource, from?: PeerId): void => {
+  const count = (code: ValidationCode, detail: string, source: RecordSource, from?: PeerId, verdict: 'reject' | 'ignore' = 'reject'): void => {
     if (code === 'duplicate' || code === 'ok') return
     ledger.countRefusal(network, code)
-    events.emit('refusal', { network, code, detail, source, from: from?.toString() })
+    events.emit('refusal', { network, code, verdict, detail, source, from: from?.toString() })
   }
 
   function lookups () {
@@ -114,7 +115,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
           count('parent_unknown', 'pending pool full', source, from)
         }
       } else {
-        count(result.code, result.detail ?? '', source, from)
+        count(result.code, result.detail ?? '', source, from, result.verdict === 'ignore' ? 'ignore' : 'reject')
       }
       return result
     }
@@ -183,9 +184,10 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     for (const peer of candidates(row)) {
       if (stopped) return undefined
       try {
+        const t0 = performance.now()
         const data = await fetchBlob(libp2p, peer, cid, { maxBytes: state.manifest.limits.maxModuleBytes, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
         blobs.put(data)
-        events.emit('fetch', { network, cid, bytes: data.length, peer: peer.toString() })
+        events.emit('fetch', { network, cid, bytes: data.length, peer: peer.toString(), ms: performance.now() - t0 })
         return data
       } catch (err) {
         if (err instanceof HashMismatchError) count('hash_mismatch', `blob ${cid} from ${peer}: ${err.message}`, 'gossip', peer)
@@ -205,6 +207,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     if (verdict instanceof InvalidModuleError) {
       ledger.setModuleStatus(network, cid, 'invalid', verdict.message)
       count(verdict.reason, verdict.message, 'gossip')
+      events.emit('module-invalid', { network, cid, reason: verdict.reason, detail: verdict.message })
       log(`module ${cid.slice(-12)} refused: ${verdict.message}`)
       return
     }
@@ -218,6 +221,12 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   async function onMerged (result: MergeResult, timing: { startedAt: number, finishedAt: number, resumedFrom: number }): Promise<void> {
     const height = result.inputs.reduce((h, i) => Math.max(h, i.height), 0)
     const cids = result.inputs.map(i => i.cid)
+    let metrics: Record<string, unknown> = {}
+    try {
+      metrics = await distilledSetMetrics(result, state.model.evaluator())
+    } catch (err) {
+      log(`composite metrics failed: ${(err as Error).message}`)
+    }
     ledger.addMerge({
       network,
       stateRoot: result.stateRoot,
@@ -225,13 +234,13 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
       height,
       method: result.method.name,
       modules: cids,
-      details: { steps: result.steps ?? null, weights: result.weights ?? null, resumedFrom: timing.resumedFrom },
+      details: { steps: result.steps ?? null, weights: result.weights ?? null, resumedFrom: timing.resumedFrom, metrics },
       startedAt: timing.startedAt,
       finishedAt: timing.finishedAt
     })
     if (ledger.addRoot(network, result.stateRoot, height)) releasePending(result.stateRoot)
     log(`merged ${cids.length} module(s) with ${result.method.name} in ${timing.finishedAt - timing.startedAt} ms → ${result.stateRoot}`)
-    events.emit('merge', { network, stateRoot: result.stateRoot, moduleCount: cids.length, height, ms: timing.finishedAt - timing.startedAt })
+    events.emit('merge', { network, stateRoot: result.stateRoot, moduleCount: cids.length, height, ms: timing.finishedAt - timing.startedAt, method: result.method.name })
     const attestation = await signRecord<StateAttestation>({
       type: 'state-attestation',
       network,
@@ -298,6 +307,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     const result = await handleRecord(bytes, 'local')
     if (result.verdict !== 'accept') throw new InvalidModuleError('publish', `own announcement refused: ${result.code} ${result.detail ?? ''}`, 'malformed')
     await pubsub.publish(state.topics.modules, bytes).catch(err => log(`announcement not gossiped yet (${(err as Error).message}); peers will sync it`))
+    events.emit('published', { network, module: announcement.module, task: announcement.task })
     return announcement
   }
 

@@ -16,6 +16,8 @@ import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import type { Registry } from 'prom-client'
 import { createLibp2p } from 'libp2p'
 
 export type P2PServices = {
@@ -36,6 +38,8 @@ export interface Libp2pOptions {
   /** Largest gossip message accepted from the wire, before any decoding. */
   readonly maxMessageBytes: number
   readonly connectionGater?: ConnectionGater
+  /** Registry for libp2p's own Prometheus metrics (and the process defaults). */
+  readonly metricsRegistry?: Registry
 }
 
 /** Loopback peers share one IP by construction (testnets); a remote attacker cannot use it. */
@@ -67,6 +71,7 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
+    ...(options.metricsRegistry === undefined ? {} : { metrics: prometheusMetrics({ registry: options.metricsRegistry }) }),
     peerDiscovery,
     services: {
       identify: identify(),

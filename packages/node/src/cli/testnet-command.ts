@@ -1,0 +1,253 @@
+// `medforge testnet` (= `npm start`): the whole MedForge story on one machine. Creates a fresh
+// network of N institutions, starts one daemon process each, lets every site train and distil on
+// its private shard and publish when done (asynchronous arrival), watches all daemons converge on
+// one state root, and reports the composite's test metrics next to each site's own module. The
+// dashboards stay up until Ctrl-C unless --exit is given.
+import { spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import {
+  VIT_ARCHITECTURE, clinicalTask, compositeTaskMetrics, evaluateOnSplit, loadBaseWeights, loadTf, METHOD_NAMES, readPeftAdapter
+} from '@medforge/merge-core'
+import type { BackendName } from '@medforge/merge-core'
+import { PROTOCOL_VERSION, encodeManifestFile, parseManifestBody, signManifest } from '@medforge/protocol'
+import type { MemberRole } from '@medforge/protocol'
+import { compositeFromDataDir } from '../daemon/composite-export.ts'
+import { loadNetworkState } from '../daemon/network-state.ts'
+import { DataDir } from '../store/data-dir.ts'
+import { MEDFORGE_BIN, spawnDaemon } from '../testnet/daemon-process.ts'
+import type { DaemonProcess } from '../testnet/daemon-process.ts'
+import { createLiveTable } from '../testnet/live-table.ts'
+import type { SiteRow } from '../testnet/live-table.ts'
+import { testnetSites } from '../testnet/testnet-plan.ts'
+import type { TestnetSite } from '../testnet/testnet-plan.ts'
+import { readModuleBundle } from './module-bundle.ts'
+import { UsageError } from './usage-error.ts'
+
+export const TESTNET_HELP = `medforge testnet — a local multi-institution network in one command (npm start)
+
+  medforge testnet [--institutions N] [--method M] [--backend wasm|cpu|gpu] [--dir DIR] [--exit] [--json]
+      --institutions N   1 to 10 (default 3: two pneumonia hospitals, one breast-ultrasound clinic)
+      --method M         the network's merge method (default medforge-fusion; ${METHOD_NAMES.join(', ')})
+      --dir DIR          where keys, manifest, data directories and bundles go (default: a temp dir)
+      --exit             stop everything after the summary instead of leaving the dashboards up
+      --json             print a machine-readable summary at the end
+  Smaller runs: --epochs N --max-train N --ipc N --distill-iterations N --fusion-budget N
+`
+
+interface SiteState extends TestnetSite {
+  dir: string
+  bundle: string
+  daemon?: DaemonProcess
+  phase: string
+  trainSeconds?: number
+  samples?: number
+  published?: number
+}
+
+function runTrain (site: SiteState, args: string[], onLine: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MEDFORGE_BIN, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    let buffer = ''
+    child.stdout.on('data', (d: Buffer) => {
+      buffer += d.toString()
+      const lines = buffer.split('\n')
+      buffer = lines.pop()!
+      for (const l of lines) onLine(l)
+    })
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000) })
+    child.on('exit', code => code === 0 ? resolve() : reject(new Error(`training at ${site.name} failed (exit ${code}): ${err.trim().split('\n').slice(-3).join(' ')}`)))
+  })
+}
+
+export async function testnetCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      institutions: { type: 'string' }, method: { type: 'string' }, backend: { type: 'string' }, dir: { type: 'string' }, exit: { type: 'boolean' }, json: { type: 'boolean' },
+      epochs: { type: 'string' }, 'max-train': { type: 'string' }, ipc: { type: 'string' }, 'distill-iterations': { type: 'string' }, 'fusion-budget': { type: 'string' }
+    }
+  })
+  const started = performance.now()
+  const count = Number(values.institutions ?? 3)
+  let plan: TestnetSite[]
+  try {
+    plan = testnetSites(count)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  const method = values.method ?? 'medforge-fusion'
+  if (!(METHOD_NAMES as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHOD_NAMES.join(', ')}`)
+  const backend = (values.backend ?? 'wasm') as BackendName
+  if (!['wasm', 'cpu', 'gpu'].includes(backend)) throw new UsageError('--backend must be wasm, cpu or gpu')
+  const json = values.json === true
+  const say = json ? () => {} : (line = '') => console.log(line)
+  const base = values.dir ?? mkdtempSync(join(tmpdir(), 'medforge-testnet-'))
+  if (existsSync(base) && readdirSync(base).length > 0) throw new UsageError(`--dir ${base} is not empty`)
+  mkdirSync(base, { recursive: true })
+
+  say(`MedForge testnet: ${plan.length} institutions in ${base}`)
+  const baseModel = loadBaseWeights()
+  const sites: SiteState[] = []
+  for (const p of plan) {
+    const dir = join(base, p.name.toLowerCase().replace(/\s+/g, '-'))
+    await new DataDir(dir).init(p.name, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
+    sites.push({ ...p, dir, bundle: join(dir, 'bundle'), phase: 'starting' })
+  }
+  const identities = sites.map(s => new DataDir(s.dir).identity())
+  const tasks = [...new Set(plan.map(p => p.task))].map(id => {
+    const t = clinicalTask(id)
+    return { id: t.id, modality: t.modality, labels: [...t.labels], metric: 'auc' }
+  })
+  const body = parseManifestBody({
+    protocol: PROTOCOL_VERSION,
+    networkId: 'local-testnet',
+    name: 'MedForge local testnet',
+    revision: 0,
+    network: null,
+    parent: null,
+    baseModel: { architecture: VIT_ARCHITECTURE, weights: baseModel.cid },
+    tasks,
+    lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 },
+    merge: { method, params: values['fusion-budget'] === undefined || !method.startsWith('medforge-') ? {} : { budget: Number(values['fusion-budget']) } },
+    members: sites.map((s, i) => ({ peerId: identities[i]!.peerId, name: s.name, roles: ['contributor'] as MemberRole[] })),
+    quorum: 1,
+    limits: { maxModuleBytes: 16 * 1024 * 1024, maxMessageBytes: 64 * 1024 },
+    bootstrap: [],
+    createdAt: Date.now()
+  })
+  const manifest = await signManifest({ body, signatures: [] }, identities[0]!)
+  const state = await loadNetworkState([manifest])
+  writeFileSync(join(base, 'manifest.json'), encodeManifestFile(manifest))
+  for (const s of sites) {
+    const dd = new DataDir(s.dir)
+    dd.saveChain(state.network, [manifest])
+    dd.writeConfig({ ...dd.config(), networks: [state.network] })
+  }
+  say(`network ${state.network} (${method}), manifest ${join(base, 'manifest.json')}`)
+
+  const stopAll = async (): Promise<void> => { await Promise.all(sites.map(async s => await s.daemon?.stop())) }
+  let interrupted = false
+  const onSignal = (): void => {
+    if (interrupted) return
+    interrupted = true
+    say('\nstopping the daemons…')
+    void stopAll().then(() => process.exit(0))
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
+  try {
+    for (const [i, s] of sites.entries()) {
+      s.daemon = await spawnDaemon(s.dir, { bootstrap: i === 0 ? [] : sites[0]!.daemon!.addresses, extraArgs: ['--sync-interval', '2000'] })
+    }
+    say(`${sites.length} daemons up; dashboards: ${sites.map(s => `${s.name} ${s.daemon!.url}/`).join(', ')}`)
+    say()
+    const table = createLiveTable()
+    const rows = async (): Promise<SiteRow[]> => await Promise.all(sites.map(async s => {
+      try {
+        const st = await s.daemon!.get('/status')
+        const n = st.networks[0]
+        return { name: s.name, task: s.task, phase: n.merging === true ? `${s.phase}, merging` : s.phase, peers: st.peers, modules: `${n.modules.ready} ready${n.modules.fetching > 0 ? `, ${n.modules.fetching} fetching` : ''}`, stateRoot: n.stateRoot, agree: n.agreement.peersHeard > 0 ? n.agreement.agree : null }
+      } catch {
+        return { name: s.name, task: s.task, phase: s.phase, peers: null, modules: '–', stateRoot: null, agree: null }
+      }
+    }))
+    const ticker = json ? undefined : setInterval(() => { void rows().then(r => table.render(r)) }, 500)
+
+    const trainArgs = (s: SiteState): string[] => [
+      '--task', s.task, '--site', `${s.shard.index}/${s.shard.count}`, ...(s.shard.alpha === undefined ? [] : ['--alpha', String(s.shard.alpha)]),
+      '--seed', 'testnet', '--out', s.bundle, '--backend', backend,
+      ...(values.epochs === undefined ? [] : ['--epochs', values.epochs]),
+      ...(values['max-train'] === undefined ? [] : ['--max-train', values['max-train']]),
+      ...(values.ipc === undefined ? [] : ['--ipc', values.ipc]),
+      ...(values['distill-iterations'] === undefined ? [] : ['--distill-iterations', values['distill-iterations']])
+    ]
+    // Every site trains on its own shard in its own process, and publishes as soon as it is done:
+    // arrival order and timing are whatever the sites' data sizes make them.
+    await Promise.all(sites.map(async s => {
+      s.phase = 'training'
+      const t0 = performance.now()
+      await runTrain(s, trainArgs(s), line => {
+        const epoch = /^\s*epoch\s+(\d+)/.exec(line)
+        if (line.includes('kept epoch')) s.phase = 'distilling'
+        else if (epoch !== null) s.phase = `training, epoch ${epoch[1]}`
+      })
+      s.trainSeconds = (performance.now() - t0) / 1000
+      s.phase = 'publishing'
+      const bundle = readModuleBundle(s.bundle)
+      s.samples = bundle.meta.samples
+      const res = await s.daemon!.post('/modules', { task: s.task, module: Buffer.from(bundle.moduleFile).toString('base64'), distilled: Buffer.from(bundle.distilledFile!).toString('base64'), samples: bundle.meta.samples, metrics: bundle.meta.metrics ?? {} })
+      if (res.status !== 200) throw new Error(`${s.name} could not publish: ${JSON.stringify(res.body)}`)
+      s.published = performance.now()
+      s.phase = `published (height ${res.body.height})`
+    }))
+
+    // Convergence: every daemon attests the same root over all modules.
+    const deadline = Date.now() + 180_000
+    let root: string | undefined
+    while (root === undefined) {
+      const st = await Promise.all(sites.map(async s => (await s.daemon!.get('/status')).networks[0]))
+      const roots = new Set(st.map(n => n.stateRoot))
+      if (roots.size === 1 && st.every(n => n.moduleCount === sites.length && n.merging === false && n.agreement.agree === true)) root = st[0].stateRoot as string
+      else if (Date.now() > deadline) throw new Error(`the daemons did not converge within 3 minutes (roots: ${[...roots].join(', ')})`)
+      else await new Promise(r => setTimeout(r, 250))
+    }
+    for (const s of sites) s.phase = 'converged'
+    if (ticker !== undefined) { clearInterval(ticker); table.render(await rows()) }
+    const convergedSeconds = (performance.now() - started) / 1000
+    say()
+    say(`all ${sites.length} daemons attest state root ${root} (${convergedSeconds.toFixed(0)} s after start)`)
+
+    // The clinical numbers: each site's own module, and the composite, on the official test splits.
+    const tf = await loadTf(backend)
+    const result = await compositeFromDataDir(sites[0]!.dir)
+    if (result.stateRoot !== root) throw new Error(`recomputing the composite gave ${result.stateRoot}, the network attests ${root}`)
+    const taskIds = tasks.map(t => t.id)
+    const siteMetrics = sites.map(s => {
+      const { module } = readPeftAdapter(s.bundle)
+      const m = evaluateOnSplit(tf, baseModel.weights, module, module.heads, s.task)
+      return { name: s.name, task: s.task, peerId: new DataDir(s.dir).identity().peerId, samples: s.samples, trainSeconds: Math.round(s.trainSeconds ?? 0), test: { accuracy: m.accuracy, auc: m.auc, f1: m.f1 } }
+    })
+    const composite = Object.fromEntries(taskIds.map(t => [t, compositeTaskMetrics(tf, baseModel.weights, result, t)]))
+    const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3)
+    say()
+    say(`test metrics (official MedMNIST v2 test splits; ${method} composite scored with each contributor's head for the task, averaged):`)
+    say()
+    const header = ['model', ...taskIds.flatMap(t => [`${t} ACC`, `${t} AUC`])]
+    const lines: string[][] = [
+      ...siteMetrics.map(s => [`${s.name} alone (${s.samples} images)`, ...taskIds.flatMap(t => t === s.task ? [f3(s.test.accuracy), f3(s.test.auc)] : ['–', '–'])]),
+      [`composite (${result.inputs.length} modules)`, ...taskIds.flatMap(t => [f3(composite[t]?.accuracy), f3(composite[t]?.auc)])],
+      ['published ResNet-18 (28), central', ...taskIds.flatMap(t => [f3(clinicalTask(t).baseline.acc), f3(clinicalTask(t).baseline.auc)])]
+    ]
+    const widths = header.map((_, i) => Math.max(header[i]!.length, ...lines.map(l => l[i]!.length)))
+    for (const l of [header, ...lines]) say(`  ${l.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join('  ')}`)
+    const totalSeconds = (performance.now() - started) / 1000
+    say()
+    say(`total ${totalSeconds.toFixed(0)} s`)
+    if (json) {
+      console.log(JSON.stringify({
+        dir: base, network: state.network, method, stateRoot: root, converged: true, seconds: Math.round(totalSeconds), convergedSeconds: Math.round(convergedSeconds),
+        institutions: siteMetrics, composite, dashboards: sites.map(s => ({ name: s.name, url: `${s.daemon!.url}/` }))
+      }, null, 2))
+    }
+    if (values.exit === true) return
+    say()
+    say('dashboards (Ctrl-C stops everything):')
+    for (const s of sites) say(`  ${s.name.padEnd(12)} ${s.daemon!.url}/`)
+    say(`join from another machine: copy ${join(base, 'manifest.json')}, then medforge network join + medforge daemon --bootstrap ${sites[0]!.daemon!.addresses[0]}`)
+    await new Promise<void>(() => {}) // until SIGINT/SIGTERM
+  } catch (err) {
+    for (const s of sites) {
+      if (s.daemon !== undefined && s.daemon.child.exitCode !== null) console.error(`${s.name}'s daemon exited:\n${s.daemon.output().slice(-2000)}`)
+    }
+    throw err
+  } finally {
+    if (!interrupted) await stopAll()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
