@@ -23,7 +23,8 @@ export const VALIDATION_CODES = [
   'blob_missing',
   'hash_mismatch',
   'wrong_height',
-  'fetch_failed'
+  'fetch_failed',
+  'rate_limited'
 ] as const
 
 export type ValidationCode = typeof VALIDATION_CODES[number]

@@ -19,8 +19,15 @@ export interface ValidationContext {
   readonly tasks: ReadonlySet<string>
   readonly maxMessageBytes: number
   readonly now: number
-  /** How far in the future a createdAt may be (clock skew), default 5 minutes. */
+  /** How far in the future a createdAt may be (clock skew), default 5 minutes; beyond an hour it is rejected. */
   readonly maxClockSkewMs?: number
+  /**
+   * For gossip only: records older than this are replays (honest peers gossip fresh records and
+   * serve old ones over sync) and are rejected as stale.
+   */
+  readonly maxAgeMs?: number
+  /** True when the author already announced a different module for the same task on the same parent root. */
+  readonly equivocates?: (announcement: ModuleAnnouncement) => boolean
   readonly isKnownRecord: (recordCid: string) => boolean
   /** The height of a state root this node knows (computed or attested); undefined when unknown. */
   readonly rootHeight: (stateRoot: string) => number | undefined
@@ -46,9 +53,14 @@ function checkAuthor<T> (author: string, ctx: ValidationContext, record: T): Res
   return undefined
 }
 
+/** A clock can be off by minutes; a record dated more than this ahead is not a clock problem. */
+export const FAR_FUTURE_MS = 3_600_000
+
 function checkTime<T> (createdAt: number, ctx: ValidationContext, record: T): Result<T> | undefined {
   const skew = ctx.maxClockSkewMs ?? 300_000
+  if (createdAt > ctx.now + Math.max(skew, FAR_FUTURE_MS)) return reject('future_timestamp', `createdAt is ${createdAt - ctx.now} ms in the future`, record)
   if (createdAt > ctx.now + skew) return ignore('future_timestamp', `createdAt is ${createdAt - ctx.now} ms in the future`, record)
+  if (ctx.maxAgeMs !== undefined && createdAt < ctx.now - ctx.maxAgeMs) return reject('stale', `createdAt is ${ctx.now - createdAt} ms old; records this old travel by sync, not gossip`, record)
   return undefined
 }
 
@@ -74,6 +86,8 @@ export async function validateModuleAnnouncement (data: Uint8Array, ctx: Validat
   if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
   if (r.height !== parentHeight + 1) return reject('wrong_height', `height is ${r.height}, its parent state is at height ${parentHeight}`, r)
   if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  // After the signature: only the author's own signature proves it announced both modules.
+  if (ctx.equivocates?.(r) === true) return reject('equivocation', `${r.author} already announced a different ${r.task} module on parent ${r.parentRoot}`, r)
   return accept(r)
 }
 

@@ -4,9 +4,9 @@ import { timingSafeEqual } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { recordCid } from '@medforge/protocol'
+import { decodeManifestFile, recordCid } from '@medforge/protocol'
 import type { Daemon } from '../daemon/daemon.ts'
-import { InvalidModuleError, NotJoinedError } from '../errors.ts'
+import { BlobStoreWriteError, InvalidModuleError, NotJoinedError } from '../errors.ts'
 import { describeComposite, describeStatus } from './views.ts'
 import { dashboardAsset } from './dashboard-assets.ts'
 import { serveEventStream } from './event-stream.ts'
@@ -28,6 +28,15 @@ class HttpError extends Error {
   constructor (status: number, message: string) {
     super(message)
     this.status = status
+  }
+}
+
+async function readJson (req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse((await readBody(req, limit)).toString('utf8')) as Record<string, unknown>
+  } catch (err) {
+    if (err instanceof HttpError) throw err
+    throw new HttpError(400, 'body must be JSON')
   }
 }
 
@@ -78,6 +87,20 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
         return { network: rt.state.network, merges: daemon.ledger.merges(rt.state.network) }
       }
       case 'GET /events': return { events: daemon.events.recent(Number(url.searchParams.get('limit') ?? 100)) }
+      case 'POST /peers/block':
+      case 'POST /peers/unblock': {
+        if (!authorised(req)) throw new HttpError(401, `${url.pathname} needs the bearer token`)
+        const body = await readJson(req, 4096)
+        if (typeof body.peerId !== 'string') throw new HttpError(400, 'body must be {"peerId": "..."}')
+        if (url.pathname.endsWith('/block')) await daemon.blockPeer(body.peerId)
+        else daemon.unblockPeer(body.peerId)
+        return { blocked: [...daemon.blocked] }
+      }
+      case 'POST /network/revision': {
+        if (!authorised(req)) throw new HttpError(401, 'POST /network/revision needs the bearer token')
+        const text = (await readBody(req, 4 * 1024 * 1024)).toString('utf8')
+        return await daemon.applyRevision(decodeManifestFile(text))
+      }
       case 'POST /modules': {
         if (!authorised(req)) throw new HttpError(401, 'POST /modules needs "Authorization: Bearer <token>" (the token is in the data directory\'s api-token file)')
         const rt = daemon.runtime(networkOf(url))
@@ -133,6 +156,7 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
       if (err instanceof HttpError) send(err.status, { error: err.message })
       else if (err instanceof NotJoinedError) send(404, { error: err.message, code: err.code })
       else if (err instanceof InvalidModuleError) send(422, { error: err.message, code: err.code, reason: err.reason })
+      else if (err instanceof BlobStoreWriteError) send(err.diskFull ? 507 : 500, { error: err.message, code: err.code })
       else if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && err.name !== 'Error') send(422, { error: err.message, code: (err as unknown as { code: string }).code })
       else send(500, { error: (err as Error).message })
     })

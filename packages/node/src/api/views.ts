@@ -44,6 +44,8 @@ export function describeStatus (daemon: Daemon) {
     uptimeMs: Date.now() - daemon.startedAt,
     addresses: daemon.libp2p.getMultiaddrs().map(a => a.toString()),
     peers: daemon.libp2p.getPeers().length,
+    memory: { rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed },
+    blobStoreBytes: daemon.blobs.usedBytes,
     networks: [...daemon.runtimes.values()].map(rt => describeNetwork(daemon, rt))
   }
 }

@@ -64,9 +64,25 @@ export async function daemonCommand (args: string[]): Promise<void> {
       'no-members-only': { type: 'boolean' },
       mdns: { type: 'boolean' },
       quiet: { type: 'boolean' },
-      'sync-interval': { type: 'string' }
+      'sync-interval': { type: 'string' },
+      'fetch-timeout': { type: 'string' },
+      'max-gossip-age': { type: 'string' },
+      'max-blob-bytes': { type: 'string' },
+      'peer-rate': { type: 'string' }
     }
   })
+  const num = (flag: string): number | undefined => {
+    const v = (values as Record<string, string | boolean | string[] | undefined>)[flag]
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${flag} must be a positive number, got "${String(v)}"`)
+    return n
+  }
+  const runtime = {
+    ...(num('fetch-timeout') === undefined ? {} : { fetchTimeoutMs: num('fetch-timeout')! }),
+    ...(num('max-gossip-age') === undefined ? {} : { maxGossipAgeMs: num('max-gossip-age')! }),
+    ...(num('peer-rate') === undefined ? {} : { peerMessagesPerSecond: num('peer-rate')! })
+  }
   const dataDir = dataDirOf(values)
   const log = values.quiet === true ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`)
   const daemon = await startDaemon({
@@ -77,7 +93,9 @@ export async function daemonCommand (args: string[]): Promise<void> {
     ...(values.bootstrap === undefined ? {} : { bootstrap: values.bootstrap }),
     ...(values['no-members-only'] === true ? { membersOnly: false } : values['members-only'] === true ? { membersOnly: true } : {}),
     ...(values.mdns === true ? { mdns: true } : {}),
-    ...(values['sync-interval'] === undefined ? {} : { syncIntervalMs: Number(values['sync-interval']) })
+    ...(values['sync-interval'] === undefined ? {} : { syncIntervalMs: num('sync-interval')! }),
+    ...(num('max-blob-bytes') === undefined ? {} : { maxBlobBytes: num('max-blob-bytes')! }),
+    runtime
   })
   let stopping = false
   const shutdown = (signal: string): void => {

@@ -18,9 +18,12 @@ import { Ledger } from '../store/ledger.ts'
 import { createDaemonEvents } from './events.ts'
 import type { DaemonEvents } from './events.ts'
 import { createNetworkRuntime } from './network-runtime.ts'
-import type { NetworkRuntime } from './network-runtime.ts'
+import type { NetworkRuntime, NetworkRuntimeOptions } from './network-runtime.ts'
+import { createPeerPenalties } from './peer-penalties.ts'
 import { loadNetworkState } from './network-state.ts'
-import { peerAdvertTopic } from '@medforge/protocol'
+import { manifestCid, peerAdvertTopic } from '@medforge/protocol'
+import type { SignedManifest } from '@medforge/protocol'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { NotJoinedError } from '../errors.ts'
 import { createDaemonMetrics, createRegistry } from './metrics.ts'
 import type { DaemonMetrics } from './metrics.ts'
@@ -35,6 +38,9 @@ export interface DaemonOptions {
   readonly log?: (line: string) => void
   /** How often to re-sync with connected peers (ms). */
   readonly syncIntervalMs?: number
+  /** A disk budget for the blob store (bytes). */
+  readonly maxBlobBytes?: number
+  readonly runtime?: NetworkRuntimeOptions
 }
 
 export interface PeerInfo {
@@ -65,6 +71,12 @@ export interface Daemon {
   runtime (network?: string): NetworkRuntime
   /** Pulls records from every connected peer now. */
   syncAll (): Promise<void>
+  /** Refuses and drops a peer (an operator's ban; also how tests cut partitions). */
+  blockPeer (peerId: string): Promise<void>
+  unblockPeer (peerId: string): void
+  readonly blocked: ReadonlySet<string>
+  /** Applies a quorum-signed manifest revision to a running network (new members, revocations). */
+  applyRevision (revision: SignedManifest): Promise<{ network: string, revision: number, revoked: string[] }>
   stop (): Promise<void>
 }
 
@@ -74,19 +86,22 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const config = dataDir.config()
   const log = options.log ?? (() => {})
   if (config.networks.length === 0) throw new NotJoinedError(`no network joined: run 'medforge network join MANIFEST --data-dir ${options.dataDir}' first`)
-  const states = await Promise.all(config.networks.map(async n => await loadNetworkState(dataDir.loadChain(n))))
+  let states = await Promise.all(config.networks.map(async n => await loadNetworkState(dataDir.loadChain(n))))
   const membersOnly = options.membersOnly ?? config.membersOnly
   const isMember = (peerId: string): boolean => states.some(s => s.members.has(peerId) && !s.revoked.has(peerId))
   const maxMessageBytes = Math.max(...states.map(s => s.manifest.limits.maxMessageBytes))
   const ledger = new Ledger(dataDir.ledgerPath)
-  const blobs = createBlobStore(dataDir.blobDir)
+  const blobs = createBlobStore(dataDir.blobDir, options.maxBlobBytes === undefined ? {} : { maxBytes: options.maxBlobBytes })
+  const penalties = createPeerPenalties()
+  const blocked = new Set<string>()
   const events = createDaemonEvents()
   const bootstrap = [...new Set([...(options.bootstrap ?? config.bootstrap), ...states.flatMap(s => s.manifest.bootstrap)])]
     .filter(a => !a.includes(identity.peerId))
-  const gate = (peer: PeerId): boolean => membersOnly && !isMember(peer.toString())
+  const gate = (peer: PeerId): boolean => blocked.has(peer.toString()) || (membersOnly && !isMember(peer.toString()))
   const registry = createRegistry()
   const libp2p = await createMedforgeLibp2p({
     metricsRegistry: registry,
+    appScore: p => penalties.score(p),
     privateKey: identity.privateKey,
     listen: options.listen ?? config.listen,
     bootstrap,
@@ -100,7 +115,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   })
   const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
   const runtimes = new Map<string, NetworkRuntime>()
-  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, identity, events, state, log }))
+  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, identity, events, state, penalties, log, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
   const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
   const latency = new Map<string, number>()
   const cursors = new Map<string, number>()
@@ -163,6 +178,28 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
     },
     async syncAll () {
       await Promise.all(libp2p.getConnections().map(async c => { await syncWith(c.remotePeer) }))
+    },
+    blocked,
+    async blockPeer (peerId) {
+      blocked.add(peerId)
+      await libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
+    },
+    unblockPeer (peerId) {
+      blocked.delete(peerId)
+    },
+    async applyRevision (revision) {
+      const network = revision.body.network
+      const rt = network === null ? undefined : runtimes.get(network)
+      if (rt === undefined) throw new NotJoinedError(`revision ${revision.body.revision} is for network ${network ?? '(a genesis)'}, which this daemon has not joined`)
+      const chain = [...rt.state.chain]
+      if (manifestCid(revision.body) === manifestCid(chain.at(-1)!.body)) return { network: rt.state.network, revision: revision.body.revision, revoked: [...rt.state.revoked] }
+      const next = await loadNetworkState([...chain, revision]) // verifies signatures, quorum and the chain
+      dataDir.saveChain(next.network, next.chain)
+      rt.updateState(next)
+      states = states.map(s => s.network === next.network ? next : s)
+      for (const peer of next.revoked) await libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+      log(`network ${next.network}: revision ${next.manifest.revision} applied (${next.members.size} members, ${next.revoked.size} revoked)`)
+      return { network: next.network, revision: next.manifest.revision, revoked: [...next.revoked] }
     },
     async stop () {
       clearInterval(timers)

@@ -5,10 +5,10 @@ import type { PeerId } from '@libp2p/interface'
 import { ENGINE_VERSION, decodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
 import type { MergeInput, MergeResult } from '@medforge/merge-core'
 import {
-  HashMismatchError, decodeRecord, encodeRecord, recordCid, signRecord, validateModuleAnnouncement, validateRevocation, validateStateAttestation
+  HashMismatchError, TooLargeError, decodeRecord, encodeRecord, recordCid, signRecord, validateModuleAnnouncement, validateRevocation, validateStateAttestation
 } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement, SignedRecord, StateAttestation, ValidationCode, ValidationResult } from '@medforge/protocol'
-import { InvalidModuleError } from '../errors.ts'
+import { BlobStoreWriteError, InvalidModuleError } from '../errors.ts'
 import { fetchBlob } from '../p2p/blob-exchange.ts'
 import type { MedforgeLibp2p } from '../p2p/create-libp2p.ts'
 import type { BlobStore } from '../store/blob-store.ts'
@@ -21,7 +21,9 @@ import { createInputLoader, verifyModule } from './module-verifier.ts'
 import { distilledSetMetrics } from './composite-metrics.ts'
 import { modulesHash, validationContext } from './network-state.ts'
 import type { NetworkState } from './network-state.ts'
-import { applyAnnouncement, applyAttestation, applyRevocation } from './record-effects.ts'
+import { applyAnnouncement, applyAttestation, applyEquivocation, applyRevocation } from './record-effects.ts'
+import type { PeerPenalties } from './peer-penalties.ts'
+import { createRateLimiter } from '../p2p/rate-limiter.ts'
 
 export type RecordSource = 'gossip' | 'sync' | 'local'
 
@@ -32,7 +34,20 @@ export interface NetworkRuntimeComponents {
   readonly identity: Identity
   readonly events: DaemonEvents
   readonly state: NetworkState
+  readonly penalties: PeerPenalties
   readonly log: (line: string) => void
+  readonly options?: NetworkRuntimeOptions
+}
+
+export interface NetworkRuntimeOptions {
+  /** Per blob, per peer. */
+  readonly fetchTimeoutMs?: number
+  /** Gossip older than this is a replay (rejected as stale); default one hour. */
+  readonly maxGossipAgeMs?: number
+  /** Gossip messages per second each peer may send before being throttled (burst: 10 s worth). */
+  readonly peerMessagesPerSecond?: number
+  /** Announcements per minute one author may make (after its signature verifies). */
+  readonly authorAnnouncementsPerMinute?: number
 }
 
 export interface PublishRequest {
@@ -44,11 +59,16 @@ export interface PublishRequest {
 }
 
 const MAX_PENDING = 1024
+const MAX_FETCH_QUEUE = 10_000
 const FETCH_CONCURRENCY = 4
-const FETCH_TIMEOUT_MS = 30_000
+
+/** Penalty points fed into the application score (gossipsub graylists at -80). */
+const PENALTY = { throttled: 2, hashMismatch: 50, tooLarge: 50, invalidModule: 30, fetchFailed: 2 } as const
 
 export interface NetworkRuntime {
   readonly state: NetworkState
+  /** Replaces the network state after a verified manifest revision (members, revocations). */
+  updateState (next: NetworkState): void
   readonly scheduler: MergeScheduler
   start (): Promise<void>
   stop (): Promise<void>
@@ -62,7 +82,12 @@ export interface NetworkRuntime {
 }
 
 export function createNetworkRuntime (components: NetworkRuntimeComponents): NetworkRuntime {
-  const { libp2p, ledger, blobs, identity, events, state, log } = components
+  const { libp2p, ledger, blobs, identity, events, penalties, log } = components
+  let state = components.state
+  const options = components.options ?? {}
+  const fetchTimeoutMs = options.fetchTimeoutMs ?? 30_000
+  const peerLimiter = createRateLimiter({ ratePerSecond: options.peerMessagesPerSecond ?? 50, burst: 10 * (options.peerMessagesPerSecond ?? 50) })
+  const authorLimiter = createRateLimiter({ ratePerSecond: (options.authorAnnouncementsPerMinute ?? 30) / 60, burst: options.authorAnnouncementsPerMinute ?? 30 })
   const network = state.network
   const pubsub = libp2p.services.pubsub
   /** Announcements whose parent root is not known yet, by parent root (bounded). */
@@ -78,20 +103,22 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   ledger.addRoot(network, state.genesisRoot, 0)
 
   const count = (code: ValidationCode, detail: string, source: RecordSource, from?: PeerId, verdict: 'reject' | 'ignore' = 'reject'): void => {
-    if (code === 'duplicate' || code === 'ok') return
+    if (code === 'ok') return
     ledger.countRefusal(network, code)
     events.emit('refusal', { network, code, verdict, detail, source, from: from?.toString() })
   }
 
-  function lookups () {
+  function lookups (source: RecordSource) {
     return {
       isKnownRecord: (cid: string) => ledger.hasRecord(cid),
-      rootHeight: (root: string) => ledger.rootHeight(network, root)
+      rootHeight: (root: string) => ledger.rootHeight(network, root),
+      equivocates: (r: ModuleAnnouncement) => ledger.announcedModules(network, r.author, r.task, r.parentRoot).some(m => m !== r.module),
+      ...(source === 'gossip' ? { maxAgeMs: options.maxGossipAgeMs ?? 3_600_000 } : {})
     }
   }
 
-  async function validate (bytes: Uint8Array): Promise<ValidationResult<SignedRecord>> {
-    const ctx = validationContext(state, lookups())
+  async function validate (bytes: Uint8Array, source: RecordSource): Promise<ValidationResult<SignedRecord>> {
+    const ctx = validationContext(state, lookups(source))
     const first = await validateModuleAnnouncement(bytes, ctx)
     if (first.code !== 'unknown_type') return first
     let type: string | undefined
@@ -102,7 +129,21 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   }
 
   async function handleRecord (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>> {
-    const result = await validate(bytes)
+    let result = await validate(bytes, source)
+    // A valid announcement still counts against its author's rate (a member flooding the network).
+    if (result.verdict === 'accept' && result.record?.type === 'module-announcement' && source !== 'local' && !authorLimiter.take(result.record.author)) {
+      result = { verdict: 'ignore', code: 'rate_limited', detail: `${result.record.author} announces faster than ${options.authorAnnouncementsPerMinute ?? 30} modules a minute`, record: result.record }
+    }
+    if (result.code === 'equivocation' && result.record?.type === 'module-announcement') {
+      // Keep the evidence (sync spreads it, so every peer withdraws the same modules) and withdraw.
+      const r = result.record
+      const withdrawn = ledger.transaction(() => {
+        ledger.addRecord({ cid: recordCid(r), network, type: r.type, author: r.author, bytes })
+        return applyEquivocation(ledger, r)
+      })
+      for (const m of withdrawn) inputs.forget(m)
+      if (withdrawn.length > 0) { log(`equivocation by ${r.author.slice(-8)}: withdrew ${withdrawn.length} module(s)`); void scheduler.schedule() }
+    }
     if (result.verdict !== 'accept') {
       if (result.code === 'parent_unknown' && result.record?.type === 'module-announcement') {
         const parent = result.record.parentRoot
@@ -114,7 +155,8 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
         } else {
           count('parent_unknown', 'pending pool full', source, from)
         }
-      } else {
+      } else if (result.code !== 'duplicate' || source === 'gossip') {
+        // Gossip's own seen-cache drops ordinary duplicates, so one that reaches here is a replay.
         count(result.code, result.detail ?? '', source, from, result.verdict === 'ignore' ? 'ignore' : 'reject')
       }
       return result
@@ -154,7 +196,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   }
 
   function enqueueFetch (cid: string): void {
-    if (fetching.has(cid) || fetchQueue.includes(cid)) return
+    if (fetching.has(cid) || fetchQueue.includes(cid) || fetchQueue.length >= MAX_FETCH_QUEUE) return
     fetchQueue.push(cid)
     pumpFetches()
   }
@@ -185,13 +227,27 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
       if (stopped) return undefined
       try {
         const t0 = performance.now()
-        const data = await fetchBlob(libp2p, peer, cid, { maxBytes: state.manifest.limits.maxModuleBytes, signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) })
+        const data = await fetchBlob(libp2p, peer, cid, { maxBytes: state.manifest.limits.maxModuleBytes, signal: AbortSignal.timeout(fetchTimeoutMs) })
         blobs.put(data)
         events.emit('fetch', { network, cid, bytes: data.length, peer: peer.toString(), ms: performance.now() - t0 })
         return data
       } catch (err) {
-        if (err instanceof HashMismatchError) count('hash_mismatch', `blob ${cid} from ${peer}: ${err.message}`, 'gossip', peer)
-        else events.emit('fetch-failed', { network, cid, peer: peer.toString(), error: (err as Error).message })
+        if (err instanceof BlobStoreWriteError) {
+          // Disk full (or a store budget used up): keep serving, retry when space returns.
+          events.emit('fetch-failed', { network, cid, peer: peer.toString(), error: err.message })
+          log(err.message)
+          return undefined
+        }
+        if (err instanceof HashMismatchError) {
+          count('hash_mismatch', `blob ${cid} from ${peer}: ${err.message}`, 'gossip', peer)
+          penalties.penalize(peer.toString(), PENALTY.hashMismatch)
+        } else if (err instanceof TooLargeError) {
+          count('too_large', `blob ${cid} from ${peer}: ${err.message}`, 'gossip', peer)
+          penalties.penalize(peer.toString(), PENALTY.tooLarge)
+        } else {
+          penalties.penalize(peer.toString(), PENALTY.fetchFailed)
+        }
+        events.emit('fetch-failed', { network, cid, peer: peer.toString(), error: (err as Error).message })
       }
     }
     return undefined
@@ -207,6 +263,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     if (verdict instanceof InvalidModuleError) {
       ledger.setModuleStatus(network, cid, 'invalid', verdict.message)
       count(verdict.reason, verdict.message, 'gossip')
+      penalties.penalize(row.author, PENALTY.invalidModule)
       events.emit('module-invalid', { network, cid, reason: verdict.reason, detail: verdict.message })
       log(`module ${cid.slice(-12)} refused: ${verdict.message}`)
       return
@@ -317,12 +374,19 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
 
   /** Gossip's three-way verdict is the validator's: reject penalises the peer that sent it. */
   async function gossipValidator (peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> {
+    // The cheapest check of all, before any decoding: is this peer flooding?
+    if (!peerLimiter.take(peer.toString())) {
+      count('rate_limited', `${peer} sends more than ${options.peerMessagesPerSecond ?? 50} messages a second`, 'gossip', peer, 'ignore')
+      penalties.penalize(peer.toString(), PENALTY.throttled)
+      return TopicValidatorResult.Ignore
+    }
     const result = await handleRecord(msg.data, 'gossip', peer)
     return result.verdict === 'accept' ? TopicValidatorResult.Accept : result.verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
   }
 
   return {
-    state,
+    get state () { return state },
+    updateState (next) { state = next },
     scheduler,
     head,
     handleRecord,

@@ -5,6 +5,7 @@ import type { ModuleAnnouncement, Revocation, StateAttestation } from '@medforge
 import type { Ledger } from '../store/ledger.ts'
 
 export function applyAnnouncement (ledger: Ledger, r: ModuleAnnouncement): boolean {
+  indexAnnouncement(ledger, r)
   return ledger.admitModule({
     network: r.network,
     cid: r.module,
@@ -18,6 +19,28 @@ export function applyAnnouncement (ledger: Ledger, r: ModuleAnnouncement): boole
     samples: r.samples,
     parentRoot: r.parentRoot
   })
+}
+
+export function indexAnnouncement (ledger: Ledger, r: ModuleAnnouncement): void {
+  ledger.indexAnnouncement({ recordCid: recordCid(r), network: r.network, author: r.author, task: r.task, parentRoot: r.parentRoot, module: r.module })
+}
+
+/**
+ * The equivocation rule: an author announcing two different modules for the same task on the same
+ * parent root loses both. Whatever order peers see them in, they all end up excluding both.
+ * Returns the modules withdrawn.
+ */
+export function applyEquivocation (ledger: Ledger, r: ModuleAnnouncement): string[] {
+  indexAnnouncement(ledger, r)
+  const withdrawn: string[] = []
+  for (const module of ledger.announcedModules(r.network, r.author, r.task, r.parentRoot)) {
+    const row = ledger.getModule(r.network, module)
+    if (row !== undefined && row.author === r.author && row.status !== 'invalid' && row.status !== 'revoked') {
+      ledger.setModuleStatus(r.network, module, 'invalid', `equivocation: ${r.author} announced more than one ${r.task} module on parent ${r.parentRoot}`)
+      withdrawn.push(module)
+    }
+  }
+  return withdrawn
 }
 
 export function applyAttestation (ledger: Ledger, r: StateAttestation): boolean {

@@ -38,6 +38,8 @@ export interface Libp2pOptions {
   /** Largest gossip message accepted from the wire, before any decoding. */
   readonly maxMessageBytes: number
   readonly connectionGater?: ConnectionGater
+  /** Application-specific gossipsub score of a peer (penalties for misbehaviour outside gossip). */
+  readonly appScore?: (peerId: string) => number
   /** Registry for libp2p's own Prometheus metrics (and the process defaults). */
   readonly metricsRegistry?: Registry
 }
@@ -87,6 +89,7 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
         scoreParams: {
           topics,
           IPColocationFactorWhitelist: LOOPBACK,
+          ...(options.appScore === undefined ? {} : { appSpecificScore: options.appScore, appSpecificWeight: 1 }),
           behaviourPenaltyWeight: -10
         },
         scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 }

@@ -14,11 +14,18 @@ export interface BlobStore {
   put (bytes: Uint8Array): string
   size (cid: string): number | undefined
   list (): string[]
+  /** Bytes stored (blobs only). */
+  readonly usedBytes: number
+}
+
+export interface BlobStoreOptions {
+  /** A disk budget: a put that would exceed it fails as if the disk were full. */
+  readonly maxBytes?: number
 }
 
 const CID_PATTERN = /^b[a-z2-7]{20,120}$/
 
-export function createBlobStore (dir: string): BlobStore {
+export function createBlobStore (dir: string, options: BlobStoreOptions = {}): BlobStore {
   const tmpDir = join(dir, 'tmp')
   const quarantine = join(dir, 'quarantine')
   mkdirSync(tmpDir, { recursive: true })
@@ -29,7 +36,18 @@ export function createBlobStore (dir: string): BlobStore {
     return join(dir, cid.slice(-2), cid)
   }
   let counter = 0
+  let used = 0
+  const list = (): string[] => {
+    const out: string[] = []
+    for (const sub of readdirSync(dir)) {
+      if (sub === 'tmp' || sub === 'quarantine' || sub.length !== 2) continue
+      for (const f of readdirSync(join(dir, sub))) if (CID_PATTERN.test(f)) out.push(f)
+    }
+    return out.sort()
+  }
+  for (const cid of list()) used += statSync(pathOf(cid)).size
   return {
+    get usedBytes () { return used },
     has: cid => CID_PATTERN.test(cid) && existsSync(pathOf(cid)),
     size (cid) {
       try { return statSync(pathOf(cid)).size } catch { return undefined }
@@ -46,6 +64,7 @@ export function createBlobStore (dir: string): BlobStore {
       if (rawCidOf(bytes) !== cid) {
         mkdirSync(quarantine, { recursive: true })
         renameSync(path, join(quarantine, `${cid}.${Date.now()}`))
+        used -= bytes.length
         throw new CorruptBlobError(cid, path)
       }
       return bytes
@@ -54,6 +73,9 @@ export function createBlobStore (dir: string): BlobStore {
       const cid = rawCidOf(bytes)
       const path = pathOf(cid)
       if (existsSync(path)) return cid
+      if (options.maxBytes !== undefined && used + bytes.length > options.maxBytes) {
+        throw new BlobStoreWriteError(cid, Object.assign(new Error(`the blob store's budget of ${options.maxBytes} bytes is used up`), { code: 'ENOSPC' }))
+      }
       const tmp = join(tmpDir, `${cid}.${process.pid}.${counter++}`)
       try {
         mkdirSync(join(dir, cid.slice(-2)), { recursive: true })
@@ -65,19 +87,13 @@ export function createBlobStore (dir: string): BlobStore {
           closeSync(fd)
         }
         renameSync(tmp, path)
+        used += bytes.length
       } catch (err) {
         try { rmSync(tmp, { force: true }) } catch { /* the temp path itself is unusable: nothing was written there */ }
         throw new BlobStoreWriteError(cid, err)
       }
       return cid
     },
-    list () {
-      const out: string[] = []
-      for (const sub of readdirSync(dir)) {
-        if (sub === 'tmp' || sub === 'quarantine' || sub.length !== 2) continue
-        for (const f of readdirSync(join(dir, sub))) if (CID_PATTERN.test(f)) out.push(f)
-      }
-      return out.sort()
-    }
+    list
   }
 }

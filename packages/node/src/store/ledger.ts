@@ -121,6 +121,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   steps TEXT NOT NULL,
   PRIMARY KEY (network, prefix)
 );
+CREATE TABLE IF NOT EXISTS announcements (
+  record_cid TEXT PRIMARY KEY,
+  network TEXT NOT NULL,
+  author TEXT NOT NULL,
+  task TEXT NOT NULL,
+  parent_root TEXT NOT NULL,
+  module TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS announcements_by_author ON announcements(network, author, task, parent_root);
 CREATE TABLE IF NOT EXISTS refusals (
   network TEXT NOT NULL,
   code TEXT NOT NULL,
@@ -201,6 +210,17 @@ export class Ledger {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'fetching', NULL, ?)`)
       .run(m.network, m.cid, m.recordCid, m.task, m.height, m.author, m.moduleBlob, m.distilled, m.head, m.samples, m.parentRoot, Date.now())
     return true
+  }
+
+  /** Every signed announcement seen (admitted or kept as evidence), for the equivocation rule. */
+  indexAnnouncement (a: { recordCid: string, network: string, author: string, task: string, parentRoot: string, module: string }): void {
+    this.db.prepare('INSERT OR IGNORE INTO announcements (record_cid, network, author, task, parent_root, module) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(a.recordCid, a.network, a.author, a.task, a.parentRoot, a.module)
+  }
+
+  /** Modules the author announced for this task on this parent root. */
+  announcedModules (network: string, author: string, task: string, parentRoot: string): string[] {
+    return (this.db.prepare('SELECT DISTINCT module FROM announcements WHERE network = ? AND author = ? AND task = ? AND parent_root = ? ORDER BY module').all(network, author, task, parentRoot) as Row[]).map(r => String(r.module))
   }
 
   setModuleStatus (network: string, cid: string, status: ModuleStatus, reason: string | null = null, bytes: number | null = null): void {
