@@ -95,9 +95,23 @@ export function makeBundle (dir: string, task: string, site: string): string {
 
 export type RunningDaemon = DaemonProcess & { readonly site: Site }
 
-export async function startDaemon (site: Site, options: { bootstrap?: readonly string[] } = {}): Promise<RunningDaemon> {
-  const d = await spawnDaemon(site.dir, { ...options, extraArgs: ['--sync-interval', '1000'] })
+export async function startDaemon (site: Site, options: { bootstrap?: readonly string[], extraArgs?: readonly string[] } = {}): Promise<RunningDaemon> {
+  const d = await spawnDaemon(site.dir, { ...options, extraArgs: ['--sync-interval', '1000', ...(options.extraArgs ?? [])] })
   return Object.assign(d, { site })
+}
+
+/** Sums a Prometheus counter's samples whose labels include every `labels` pair. */
+export async function metric (d: DaemonProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${d.url}/metrics`)).text()
+  let sum = 0
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)/.exec(line)
+    if (m === null || m[1] !== name) continue
+    const have = new Map((m[2] ?? '').split(',').filter(Boolean).map(kv => { const [k, v] = kv.split('='); return [k!, v!.replace(/^"|"$/g, '')] }))
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[3])
+  }
+  return sum
 }
 
 /** Polls until `check` returns a value (not undefined) or the time runs out. */

@@ -261,6 +261,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     if (moduleBytes === undefined || distilledBytes === undefined) return // retried by the timer
     const verdict = verifyModule(state, row, moduleBytes, distilledBytes)
     if (verdict instanceof InvalidModuleError) {
+      if (ledger.getModule(network, cid)?.status !== 'fetching') return
       ledger.setModuleStatus(network, cid, 'invalid', verdict.message)
       count(verdict.reason, verdict.message, 'gossip')
       penalties.penalize(row.author, PENALTY.invalidModule)
@@ -268,7 +269,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
       log(`module ${cid.slice(-12)} refused: ${verdict.message}`)
       return
     }
-    ledger.setModuleStatus(network, cid, 'ready', null, moduleBytes.length + distilledBytes.length)
+    if (!ledger.markReady(network, cid, moduleBytes.length + distilledBytes.length)) return
     events.emit('module-ready', { network, cid })
     void scheduler.schedule()
   }

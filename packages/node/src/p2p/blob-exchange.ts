@@ -46,6 +46,9 @@ export interface FetchBlobOptions {
 /** Fetches one blob from one peer; resolves only with bytes that hash to `cid`. */
 export async function fetchBlob (libp2p: Libp2p, peer: PeerId, cid: string, options: FetchBlobOptions): Promise<Uint8Array> {
   const stream = await libp2p.dialProtocol(peer, BLOB_PROTOCOL, { signal: options.signal })
+  // A peer that stops sending mid-blob must not hold the read forever: the deadline resets the stream.
+  const onAbort = (): void => { stream.abort(new Error(`fetching blob ${cid} from ${peer} timed out`)) }
+  options.signal.addEventListener('abort', onAbort, { once: true })
   try {
     stream.send(encodeBlobRequest({ cid }))
     const data = await readBlobResponse(stream, { cid, maxBytes: options.maxBytes, signal: options.signal })
@@ -54,5 +57,7 @@ export async function fetchBlob (libp2p: Libp2p, peer: PeerId, cid: string, opti
   } catch (err) {
     stream.abort(err as Error)
     throw err
+  } finally {
+    options.signal.removeEventListener('abort', onAbort)
   }
 }

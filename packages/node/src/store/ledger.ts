@@ -227,6 +227,11 @@ export class Ledger {
     this.db.prepare('UPDATE modules SET status = ?, reason = ?, bytes = COALESCE(?, bytes) WHERE network = ? AND cid = ?').run(status, reason, bytes, network, cid)
   }
 
+  /** fetching → ready, only if nothing (an equivocation, a revocation) withdrew the module meanwhile. */
+  markReady (network: string, cid: string, bytes: number): boolean {
+    return Number(this.db.prepare("UPDATE modules SET status = 'ready', reason = NULL, bytes = ? WHERE network = ? AND cid = ? AND status = 'fetching'").run(bytes, network, cid).changes) > 0
+  }
+
   getModule (network: string, cid: string): ModuleRow | undefined {
     const r = this.db.prepare('SELECT * FROM modules WHERE network = ? AND cid = ?').get(network, cid) as Row | undefined
     return r === undefined ? undefined : moduleRow(r)

@@ -1,0 +1,251 @@
+// Hostile peers against real daemons (separate processes) on loopback. Every case must end with
+// the honest daemons' state unchanged (same root, same admitted modules), the hostile input refused
+// and counted in /metrics under its validation code, the hostile peer's gossipsub score lowered,
+// and no crash. The figures of a run are in RELIABILITY.md.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { encodeDistilledSet, encodeModuleFile, encodeSafetensors, headCid, moduleCid, newLoraConfig, ToyModel } from '@medforge/merge-core'
+import type { LoraModule } from '@medforge/merge-core'
+import { encodeManifestFile, encodeRecord, manifestCid, newIdentity, signManifest } from '@medforge/protocol'
+import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
+import { createAdversary } from './support/adversary.ts'
+import type { Adversary } from './support/adversary.ts'
+import { createTestnet, makeBundle, metric, startDaemon, waitFor } from './support/testnet-fixture.ts'
+import type { RunningDaemon, Testnet } from './support/testnet-fixture.ts'
+import { readModuleBundle } from '../packages/node/src/cli/module-bundle.ts'
+import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
+
+const model = new ToyModel()
+function toyModule (task: string, seed: string): LoraModule {
+  return model.train(task, model.makeData(task, 24, seed), { epochs: 5, seed })
+}
+function distilledFile (task: string, seed: string): Uint8Array {
+  const d = model.makeData(task, 4, seed)
+  return encodeDistilledSet({ task, inputs: { shape: [4, model.spec.inputs], data: d.x }, labels: d.y })
+}
+
+interface Snapshot { root: string, modules: string }
+async function snapshot (d: RunningDaemon): Promise<Snapshot> {
+  const st = (await d.get('/status')).networks[0]
+  const modules = ((await d.get('/modules')).modules as Array<{ cid: string, status: string }>).filter(m => m.status === 'ready').map(m => m.cid).sort().join(',')
+  return { root: st.stateRoot, modules }
+}
+
+describe('adversarial peers', { timeout: 300_000 }, () => {
+  let net: Testnet
+  const daemons: RunningDaemon[] = []
+  // One adversary per case: a peer graylisted by its first attack would have its later ones dropped unseen.
+  let mallory: Adversary
+  const others: Adversary[] = []
+  const adversary = async (name: string, connectTo: RunningDaemon[]): Promise<Adversary> => {
+    const a = await createAdversary(net.extra.get(name)!, net.network)
+    others.push(a)
+    for (const d of connectTo) await a.connect(d.addresses[0]!)
+    await a.waitForMesh()
+    return a
+  }
+  let genesisRoot: string
+  let baseline: { root: string, height: number }
+  let honestModules: string
+
+  const expectUnchanged = async (what: string): Promise<void> => {
+    for (const d of daemons) {
+      const s = await snapshot(d)
+      assert.equal(s.root, baseline.root, `${what}: ${d.site.name}'s state root changed`)
+      assert.equal(s.modules, honestModules, `${what}: ${d.site.name}'s admitted modules changed`)
+    }
+  }
+  const scoreAt = async (d: RunningDaemon, peerId: string): Promise<number | undefined> =>
+    ((await d.get('/peers')).peers as Array<{ peerId: string, gossipScore: number }>).find(p => p.peerId === peerId)?.gossipScore
+
+  before(async () => {
+    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'eve', 'flo', 'rita'] })
+    const args = ['--max-gossip-age', '5000', '--fetch-timeout', '2000', '--peer-rate', '20']
+    daemons.push(await startDaemon(net.sites[0]!, { extraArgs: args }))
+    for (const s of net.sites.slice(1)) daemons.push(await startDaemon(s, { bootstrap: daemons[0]!.addresses, extraArgs: args }))
+    genesisRoot = (await daemons[0]!.get('/status')).networks[0].stateRoot
+    const b = readModuleBundle(makeBundle(join(net.base, 'honest'), 'task-1', 'honest'))
+    const res = await daemons[1]!.post('/modules', { task: 'task-1', module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 })
+    assert.equal(res.status, 200)
+    baseline = await waitFor('the honest module everywhere', async () => {
+      const st = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
+      return new Set(st.map(s => s.stateRoot)).size === 1 && st.every(s => s.moduleCount === 1) ? { root: st[0].stateRoot as string, height: st[0].height as number } : undefined
+    })
+    honestModules = (await snapshot(daemons[0]!)).modules
+    mallory = await createAdversary(net.extra.get('mallory')!, net.network)
+    await mallory.connect(daemons[0]!.addresses[0]!)
+    await mallory.waitForMesh()
+  })
+
+  after(async () => {
+    await mallory?.stop()
+    for (const a of others) await a.stop()
+    await Promise.all(daemons.map(async d => { await d.kill() }))
+    net?.cleanup()
+  })
+
+  const fields = (task: string, parentRoot: string, height: number, module = `bafkrei${'a'.repeat(52)}`) => ({
+    task, module, moduleBlob: `bafkrei${'b'.repeat(52)}`, distilled: `bafkrei${'c'.repeat(52)}`, head: null, parentRoot, height, samples: 10, metrics: {}
+  })
+
+  it('refuses forged, non-member, revoked, replayed, foreign, far-future, oversized and malformed gossip', async () => {
+    const target = daemons[0]!
+    const codes = ['bad_signature', 'not_a_member', 'revoked_member', 'stale', 'unknown_network', 'future_timestamp', 'too_large', 'malformed'] as const
+    const before = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
+    // Revoke "rev" with a quorum-signed revision, applied to every honest daemon.
+    const genesis = net.manifest
+    const revision = await signManifest({
+      body: { ...genesis.body, revision: 1, network: net.network, parent: manifestCid(genesis.body), members: genesis.body.members.filter(m => m.name !== 'rev'), createdAt: Date.now() },
+      signatures: []
+    }, net.sites[0]!.identity)
+    for (const d of daemons) {
+      const res = await fetch(`${d.url}/network/revision`, { method: 'POST', body: encodeManifestFile(revision), headers: { authorization: `Bearer ${readFileSync(join(d.site.dir, 'api-token'), 'utf8').trim()}` } })
+      assert.equal(res.status, 200, await res.text())
+    }
+    const outsider: Identity = await newIdentity()
+    const f = fields('task-1', baseline.root, baseline.height + 1)
+    const valid = await mallory.announce(f)
+    const forged: ModuleAnnouncement = { ...valid, author: net.sites[2]!.identity.peerId }
+    const messages: Uint8Array[] = [
+      encodeRecord(forged),
+      encodeRecord(await mallory.announce(f, outsider)),
+      encodeRecord(await mallory.announce(f, net.extra.get('rev')!)),
+      encodeRecord(await mallory.announce({ ...f, createdAt: Date.now() - 60_000 })),
+      encodeRecord(await mallory.announce({ ...f, network: 'bafyreiaothernetworkaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' })),
+      encodeRecord(await mallory.announce({ ...f, createdAt: Date.now() + 2 * 86_400_000 })),
+      randomBytes(16_384 + 200),
+      Uint8Array.from([0xff, ...randomBytes(100)])
+    ]
+    for (const m of messages) { await mallory.gossip(m); await new Promise(r => setTimeout(r, 60)) }
+    const counted = await waitFor('every refusal counted', async () => {
+      const now = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
+      return codes.every(c => now[c]! > before[c]!) ? now : undefined
+    })
+    for (const c of codes) assert.ok(counted[c]! > before[c]!, c)
+    // Scores are recomputed on the gossipsub heartbeat (every second).
+    await waitFor('mallory\'s score to drop', async () => ((await scoreAt(target, mallory.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
+    // Bytes that are no protobuf on the gossipsub stream itself: gossipsub drops the stream.
+    await mallory.sendJunkRpc(peerIdFromString(target.peerId))
+    await new Promise(r => setTimeout(r, 500))
+    assert.equal((await target.get('/status')).peerId, target.peerId, 'the target still answers')
+    await expectUnchanged('gossip attacks')
+  })
+
+  it('refuses bad blobs: wrong bytes, oversized, malformed safetensors, wrong shapes', async () => {
+    const target = daemons[0]!
+    const trudy = await adversary('trudy', [target])
+    const codes = ['hash_mismatch', 'too_large', 'malformed', 'wrong_shape'] as const
+    const before = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
+    const announce = async (task: string, parent: { root: string, height: number }, module: LoraModule | undefined, moduleBytes: Uint8Array, mode: 'garbage' | 'oversized' | 'honest'): Promise<void> => {
+      const moduleBlob = trudy.offer(moduleBytes, mode)
+      const distilled = trudy.offer(distilledFile(task, `d-${task}-${mode}`), 'honest')
+      const a = await trudy.announce({ task, module: module === undefined ? `bafkrei${'d'.repeat(52)}` : moduleCid(module), moduleBlob, distilled, head: module === undefined ? null : headCid(module) ?? null, parentRoot: parent.root, height: parent.height + 1, samples: 10, metrics: {} })
+      await trudy.gossip(encodeRecord(a))
+    }
+    const genesis = { root: genesisRoot, height: 0 }
+    const m1 = toyModule('task-1', 'bad-1')
+    await announce('task-1', genesis, m1, encodeModuleFile(m1), 'garbage')
+    const m2 = toyModule('task-2', 'bad-2')
+    await announce('task-2', genesis, m2, encodeModuleFile(m2), 'oversized')
+    // A file that hashes to its CID but holds NaN: the module is provably bad.
+    const nan = encodeSafetensors(new Map([['base_model.model.encoder.lora_A.weight', { shape: [2, 8], data: new Float32Array(16).fill(NaN) }]]), {})
+    await announce('task-1', baseline, undefined, nan, 'honest')
+    // A well-formed module of the wrong rank for the network's policy.
+    const wrong: LoraModule = { ...toyModule('task-2', 'bad-4'), config: newLoraConfig({ baseModel: model.id, r: 3, loraAlpha: 6, targetModules: ['encoder'], modulesToSave: ['head'] }) }
+    const wrongRank: LoraModule = { ...wrong, layers: new Map([...wrong.layers].map(([k]) => [k, { A: { shape: [3, 8], data: new Float32Array(24).fill(0.1) }, B: { shape: [6, 3], data: new Float32Array(18).fill(0.1) } }])) }
+    await announce('task-2', baseline, wrongRank, encodeModuleFile(wrongRank), 'honest')
+    const counted = await waitFor('blob refusals counted', async () => {
+      const now = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
+      return codes.every(c => now[c]! > before[c]!) ? now : undefined
+    }, 40_000)
+    for (const c of codes) assert.ok(counted[c]! > before[c]!, c)
+    await waitFor('trudy\'s score to drop', async () => ((await scoreAt(target, trudy.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
+    await expectUnchanged('blob attacks')
+  })
+
+  it('equivocation: an author announcing two modules for one task on one parent loses both, everywhere', async () => {
+    const eve = await adversary('eve', [daemons[1]!])
+    const before = await metric(daemons[1]!, 'medforge_validation_refusals_total', { code: 'equivocation' })
+    const cids: string[] = []
+    for (const seed of ['x', 'y']) {
+      const m = toyModule('task-1', `eq-${seed}`)
+      const moduleBlob = eve.offer(encodeModuleFile(m), 'honest')
+      const distilled = eve.offer(distilledFile('task-1', `eq-d-${seed}`), 'honest')
+      cids.push(moduleCid(m))
+      await eve.gossip(encodeRecord(await eve.announce({ task: 'task-1', module: moduleCid(m), moduleBlob, distilled, head: headCid(m) ?? null, parentRoot: baseline.root, height: baseline.height + 1, samples: 10, metrics: {} })))
+      await new Promise(r => setTimeout(r, 1500))
+    }
+    await waitFor('both withdrawn on every daemon', async () => {
+      const all = await Promise.all(daemons.map(async d => (await d.get('/modules')).modules as Array<{ cid: string, status: string, reason: string | null }>))
+      // The module admitted first is withdrawn; the second is kept only as evidence, never admitted.
+      return all.every(mods => mods.some(m => cids.includes(m.cid) && m.status === 'invalid' && (m.reason ?? '').startsWith('equivocation')) &&
+        !mods.some(m => cids.includes(m.cid) && m.status !== 'invalid')) ? true : undefined
+    }, 40_000)
+    assert.ok(await metric(daemons[1]!, 'medforge_validation_refusals_total', { code: 'equivocation' }) > before)
+    await waitFor('roots back to the baseline', async () => (await Promise.all(daemons.map(snapshot))).every(s => s.root === baseline.root) ? true : undefined)
+    await expectUnchanged('equivocation')
+  })
+
+  it('a flood of thousands of messages is throttled while the API answers within a second', async () => {
+    const target = daemons[0]!
+    const flo = await adversary('flo', [target])
+    const before = await metric(target, 'medforge_validation_refusals_total', { code: 'rate_limited' })
+    let maxLatency = 0
+    let polling = true
+    const poller = (async () => {
+      while (polling) {
+        const t0 = performance.now()
+        await target.get('/status')
+        maxLatency = Math.max(maxLatency, performance.now() - t0)
+        await new Promise(r => setTimeout(r, 50))
+      }
+    })()
+    const template = await flo.announce(fields('task-1', baseline.root, baseline.height + 1))
+    const flood = 3000
+    const t0 = performance.now()
+    for (let i = 0; i < flood; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, async (_, k) => {
+        // Valid-looking but useless: well-formed records whose signatures do not verify.
+        const junk: ModuleAnnouncement = { ...template, samples: i + k + 1 }
+        await flo.gossip(encodeRecord(junk)).catch(() => {})
+      }))
+    }
+    const floodSeconds = (performance.now() - t0) / 1000
+    await new Promise(r => setTimeout(r, 1000))
+    polling = false
+    await poller
+    const limited = await metric(target, 'medforge_validation_refusals_total', { code: 'rate_limited' }) - before
+    console.log(`flood: ${flood} messages in ${floodSeconds.toFixed(1)} s; ${limited} throttled; slowest API answer ${maxLatency.toFixed(0)} ms`)
+    assert.ok(limited > 0, 'the flood was throttled')
+    assert.ok(maxLatency < 1000, `the API took ${maxLatency} ms`)
+    await waitFor('flo\'s score to drop', async () => ((await scoreAt(target, flo.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
+    await expectUnchanged('flood')
+  })
+
+  it('a stalled or interrupted blob transfer resumes from another peer', async () => {
+    const rita = await adversary('rita', [daemons[0]!, daemons[1]!])
+    const slow = daemons[0]!.peerId
+    const cids: string[] = []
+    for (const [task, mode] of [['task-2', 'stall'], ['task-1', 'disconnect']] as const) {
+      const m = toyModule(task, `resume-${mode}`)
+      // Honest to every daemon but one, which gets the hostile treatment and must fetch elsewhere.
+      const moduleBlob = rita.offer(encodeModuleFile(m), requester => requester === slow ? mode : 'honest')
+      const distilled = rita.offer(distilledFile(task, `resume-d-${mode}`), 'honest')
+      cids.push(moduleCid(m))
+      await rita.gossip(encodeRecord(await rita.announce({ task, module: moduleCid(m), moduleBlob, distilled, head: headCid(m) ?? null, parentRoot: genesisRoot, height: 1, samples: 10, metrics: {} })))
+    }
+    const failedBefore = await metric(daemons[0]!, 'medforge_blob_fetches_total', { outcome: 'failed' })
+    const root = await waitFor('convergence on the resumed modules', async () => {
+      const st = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
+      return new Set(st.map(s => s.stateRoot)).size === 1 && st.every(s => s.moduleCount === 3) ? st[0].stateRoot as string : undefined
+    }, 60_000)
+    assert.notEqual(root, baseline.root)
+    assert.ok(await metric(daemons[0]!, 'medforge_blob_fetches_total', { outcome: 'failed' }) >= failedBefore, 'failed fetches are counted')
+    const events = (await daemons[0]!.get('/events?limit=1000')).events as Array<{ name: string, detail: { peer?: string } }>
+    assert.ok(events.some(e => e.name === 'fetch-failed' && e.detail.peer === rita.peerId), 'the stalled or cut transfer failed first')
+    for (const d of daemons) assert.equal((await d.get('/status')).networks[0].stateRoot, root)
+  })
+})
