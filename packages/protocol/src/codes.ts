@@ -24,7 +24,8 @@ export const VALIDATION_CODES = [
   'hash_mismatch',
   'wrong_height',
   'fetch_failed',
-  'rate_limited'
+  'rate_limited',
+  'storage_full'
 ] as const
 
 export type ValidationCode = typeof VALIDATION_CODES[number]

@@ -132,7 +132,12 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
           after: cursors.get(key) ?? 0,
           maxRecordBytes: runtime.state.manifest.limits.maxMessageBytes,
           signal: AbortSignal.timeout(30_000),
-          onRecords: async records => { for (const r of records) await runtime.handleRecord(r, 'sync', peer) }
+          onRecords: async records => {
+            for (const r of records) {
+              // A record we could not store must be asked for again: stop before the cursor moves past it.
+              if ((await runtime.handleRecord(r, 'sync', peer)).code === 'storage_full') throw new Error('the ledger cannot be written (disk full); will retry')
+            }
+          }
         })
         cursors.set(key, cursor)
       } catch (err) {

@@ -9,6 +9,7 @@ export interface DaemonEventMap {
   'module-ready': { network: string, cid: string }
   merge: { network: string, stateRoot: string, moduleCount: number, height: number, ms: number, method: string }
   published: { network: string, module: string, task: string }
+  'storage-error': { network: string, what: string, error: string }
   'module-invalid': { network: string, cid: string, reason: string, detail: string }
 }
 

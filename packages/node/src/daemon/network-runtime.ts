@@ -81,6 +81,12 @@ export interface NetworkRuntime {
   loadInputs (): MergeInput[]
 }
 
+/** A clear message for a failed ledger write (SQLite says "database or disk is full"). */
+function storageErrorMessage (err: unknown): string {
+  const message = (err as Error).message
+  return /disk is full|SQLITE_FULL|ENOSPC/i.test(message) ? `ledger write failed: the disk is full (${message})` : `ledger write failed: ${message}`
+}
+
 export function createNetworkRuntime (components: NetworkRuntimeComponents): NetworkRuntime {
   const { libp2p, ledger, blobs, identity, events, penalties, log } = components
   let state = components.state
@@ -104,7 +110,9 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
 
   const count = (code: ValidationCode, detail: string, source: RecordSource, from?: PeerId, verdict: 'reject' | 'ignore' = 'reject'): void => {
     if (code === 'ok') return
-    ledger.countRefusal(network, code)
+    try {
+      ledger.countRefusal(network, code)
+    } catch { /* the ledger may be unwritable (full disk); the metric below still counts it */ }
     events.emit('refusal', { network, code, verdict, detail, source, from: from?.toString() })
   }
 
@@ -163,11 +171,21 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     }
     const record = result.record!
     const cid = recordCid(record)
-    const added = ledger.transaction(() => {
-      if (!ledger.addRecord({ cid, network, type: record.type, author: 'author' in record ? record.author : record.moduleAuthor, bytes })) return false
-      if (record.type === 'module-announcement') applyAnnouncement(ledger, record)
-      return true
-    })
+    let added: boolean
+    try {
+      added = ledger.transaction(() => {
+        if (!ledger.addRecord({ cid, network, type: record.type, author: 'author' in record ? record.author : record.moduleAuthor, bytes })) return false
+        if (record.type === 'module-announcement') applyAnnouncement(ledger, record)
+        return true
+      })
+    } catch (err) {
+      // Nothing was stored, so the record is not "known": sync delivers it again once writes work.
+      const message = storageErrorMessage(err)
+      events.emit('storage-error', { network, what: `${record.type} ${cid}`, error: message })
+      log(`cannot store ${record.type} ${cid}: ${message}`)
+      count('storage_full', message, source, from, 'ignore')
+      return { verdict: 'ignore', code: 'storage_full', detail: message, record }
+    }
     if (!added) return { verdict: 'ignore', code: 'duplicate', detail: 'already seen', record }
     events.emit('record', { network, type: record.type, cid, source, from: from?.toString() })
     switch (record.type) {

@@ -163,7 +163,8 @@ export class Ledger {
       this.db.exec('COMMIT')
       return out
     } catch (err) {
-      this.db.exec('ROLLBACK')
+      // SQLite rolls back by itself on some errors (a full disk); never mask the real error.
+      if (this.db.isTransaction) this.db.exec('ROLLBACK')
       throw err
     }
   }

@@ -150,6 +150,7 @@ function addEvent (name, detail) {
             : name === 'module-ready' ? `module ${short(detail.cid, 6)} verified and ready to merge`
               : name === 'published' ? `published a ${detail.task} module ${short(detail.module, 6)}`
                 : name === 'module-invalid' ? `module ${short(detail.cid, 6)} refused (${detail.reason}): ${detail.detail}`
+                  : name === 'storage-error' ? `cannot store ${detail.what}: ${detail.error}`
                   : name === 'fetch-failed' ? `fetch of ${short(detail.cid, 6)} from ${names.get(detail.peer) ?? short(detail.peer, 6)} failed: ${detail.error}`
                     : JSON.stringify(detail)
   li.append(text(`${time(detail.at ?? Date.now())} `))
@@ -181,7 +182,7 @@ function connect () {
   const source = new EventSource('/events/stream')
   source.onopen = () => { $('live').textContent = 'live'; $('live').className = 'live on' }
   source.onerror = () => { $('live').textContent = 'reconnecting…'; $('live').className = 'live' }
-  for (const name of ['record', 'refusal', 'attestation', 'fetch', 'fetch-failed', 'module-ready', 'merge', 'published', 'module-invalid']) {
+  for (const name of ['record', 'refusal', 'attestation', 'fetch', 'fetch-failed', 'module-ready', 'merge', 'published', 'module-invalid', 'storage-error']) {
     source.addEventListener(name, (e) => { addEvent(name, JSON.parse(e.data)); scheduleRefresh() })
   }
 }

@@ -1,0 +1,39 @@
+// npm run bench — everything measured side by side in one run, printed as tables and appended to
+// BENCHMARKS.md with the date and machine. About 10 minutes on 2 cores.
+//   node scripts/bench.ts [--quick] [--no-append] [--only merge,transfer,propagation,search,training,memory]
+import { appendFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { MERGE_HEADER, benchMerge } from './bench/merge.ts'
+import { TRANSFER_HEADER, benchTransfer } from './bench/transfer.ts'
+import { PROPAGATION_HEADER, benchPropagation } from './bench/propagation.ts'
+import { SEARCH_HEADER, TRAINING_HEADER, benchSearch, benchTraining } from './bench/model.ts'
+import { MEMORY_HEADER, benchMemory } from './bench/memory.ts'
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' } } })
+const quick = values.quick === true
+const only = values.only === undefined ? undefined : new Set(values.only.split(','))
+const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`
+const sections: Array<{ key: string, title: string, header: string, run: () => Promise<string[]> }> = [
+  { key: 'merge', title: 'Merge throughput vs memory copy (target: >= 30% of copy for the elementwise methods)', header: MERGE_HEADER, run: async () => await benchMerge(quick) },
+  { key: 'transfer', title: 'Blob transfer: libp2p fetch (Noise + Yamux over TCP, hash verified) vs raw TCP (target: >= 40%)', header: TRANSFER_HEADER, run: async () => await benchTransfer(quick) },
+  { key: 'propagation', title: 'Propagation: publish → every daemon merged and attested (in-process daemons, toy module)', header: PROPAGATION_HEADER, run: async () => await benchPropagation(quick) },
+  { key: 'search', title: 'One MedForge-Fusion step on the clinical model (3 contributors x 20 distilled images)', header: SEARCH_HEADER, run: async () => await benchSearch() },
+  { key: 'training', title: 'LoRA training throughput (rank 4, q_proj + v_proj, batch 64)', header: TRAINING_HEADER, run: async () => await benchTraining(quick) },
+  { key: 'memory', title: 'Daemon memory', header: MEMORY_HEADER, run: async () => await benchMemory() }
+]
+const out: string[] = [`### npm run bench — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}`, '']
+const started = performance.now()
+for (const s of sections) {
+  if (only !== undefined && !only.has(s.key)) continue
+  console.log(`\n${s.title}\n\n${s.header}`)
+  const t0 = performance.now()
+  const rows = await s.run()
+  out.push(`**${s.title}** (${((performance.now() - t0) / 1000).toFixed(0)} s)`, '', s.header, ...rows, '')
+}
+out.push(`Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s.`, '')
+if (values['no-append'] !== true) {
+  appendFileSync(join(import.meta.dirname, '..', 'BENCHMARKS.md'), '\n' + out.join('\n'))
+  console.log('\nappended to BENCHMARKS.md')
+}

@@ -1,0 +1,56 @@
+// Propagation: time from `publish` at one daemon until every daemon of the network has merged the
+// module and attested the new root, for N = 3, 10, 20 in-process daemons, with a small module and a
+// data-free merge, then with MedForge-Fusion (toy model: the loss costs microseconds, so this is
+// the network's and the scheduler's time).
+import { startDaemon } from '../../packages/node/src/daemon/daemon.ts'
+import type { Daemon } from '../../packages/node/src/daemon/daemon.ts'
+import { readModuleBundle } from '../../packages/node/src/cli/module-bundle.ts'
+import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
+import { join } from 'node:path'
+
+export const PROPAGATION_HEADER = '| daemons | method | publications | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|---|'
+
+const percentile = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]! }
+
+async function until (check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise(r => setTimeout(r, 2))
+  }
+}
+
+export async function benchPropagation (quick: boolean, log: (line: string) => void = console.log): Promise<string[]> {
+  const rows: string[] = []
+  const publications = quick ? 5 : 20
+  for (const method of ['linear', 'medforge-fusion']) {
+    for (const n of quick ? [3] : [3, 10, 20]) {
+      const net = await createTestnet({ sites: n, method })
+      const daemons: Daemon[] = []
+      try {
+        for (const s of net.sites) daemons.push(await startDaemon({ dataDir: s.dir, syncIntervalMs: 5000, ...(daemons.length === 0 ? {} : { bootstrap: daemons[0]!.libp2p.getMultiaddrs().map(a => a.toString()) }) }))
+        await until(() => daemons.every(d => d.libp2p.getPeers().length >= Math.min(n - 1, 3)), 60_000)
+        await new Promise(r => setTimeout(r, 2000)) // meshes form on the gossipsub heartbeat
+        const bundles = Array.from({ length: publications }, (_, i) => readModuleBundle(makeBundle(join(net.base, `p${i}`), i % 2 === 0 ? 'task-1' : 'task-2', `prop-${n}-${method}-${i}`)))
+        const times: number[] = []
+        for (const [i, b] of bundles.entries()) {
+          const publisher = daemons[i % n]!
+          const t0 = performance.now()
+          const a = await publisher.runtime().publish({ task: b.meta.task!, moduleFile: b.moduleFile, distilledFile: b.distilledFile!, samples: 64 })
+          // Attested by all: every daemon's latest attestation (as this publisher hears them) includes the module.
+          await until(() => daemons.every(d => d.runtime().head().moduleCount >= i + 1) &&
+            publisher.ledger.attestations(net.network).filter(x => x.moduleCount >= i + 1).length >= n, 120_000)
+          times.push(performance.now() - t0)
+          void a
+        }
+        const row = `| ${n} | ${method} | ${publications} | ${percentile(times, 0.5).toFixed(0)} | ${percentile(times, 0.95).toFixed(0)} | ${Math.max(...times).toFixed(0)} |`
+        log(row)
+        rows.push(row)
+      } finally {
+        for (const d of daemons) await d.stop()
+        net.cleanup()
+      }
+    }
+  }
+  return rows
+}
