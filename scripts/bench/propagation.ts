@@ -20,11 +20,11 @@ async function until (check: () => boolean, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function benchPropagation (quick: boolean, log: (line: string) => void = console.log): Promise<string[]> {
+export async function benchPropagation (quick: boolean, log: (line: string) => void = console.log, only?: { sizes: number[], methods: string[] }): Promise<string[]> {
   const rows: string[] = []
   const publications = quick ? 5 : 20
-  for (const method of ['linear', 'medforge-fusion']) {
-    for (const n of quick ? [3] : [3, 10, 20]) {
+  for (const method of only?.methods ?? ['linear', 'medforge-fusion']) {
+    for (const n of only?.sizes ?? (quick ? [3] : [3, 10, 20])) {
       const net = await createTestnet({ sites: n, method })
       const daemons: Daemon[] = []
       try {

@@ -24,6 +24,7 @@ import { loadNetworkState } from './network-state.ts'
 import { manifestCid, peerAdvertTopic } from '@medforge/protocol'
 import type { SignedManifest } from '@medforge/protocol'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { NotJoinedError } from '../errors.ts'
 import { createDaemonMetrics, createRegistry } from './metrics.ts'
 import type { DaemonMetrics } from './metrics.ts'
@@ -224,11 +225,24 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   await serveSync(libp2p, ledger, () => new Set(runtimes.keys()))
   for (const r of runtimes.values()) await r.start()
   for (const e of exchanges) e.start()
+  const bootstrapAddrs = bootstrap.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
   const timers = setInterval(() => {
-    for (const c of libp2p.getConnections()) {
-      void libp2p.services.ping.ping(c.remotePeer, { signal: AbortSignal.timeout(5000) }).then(ms => latency.set(c.remotePeer.toString(), ms)).catch(() => {})
+    // The bootstrap module dials once; keep trying the bootstrap peers we are not connected to.
+    if (libp2p.getPeers().length < 3) {
+      for (const addr of bootstrapAddrs) {
+        const id = addr.getComponents().find(c => c.name === 'p2p')?.value
+        if (id !== undefined && libp2p.getConnections().some(c => c.remotePeer.toString() === id)) continue
+        void libp2p.dial(addr, { signal: AbortSignal.timeout(5000) }).catch(() => {})
+      }
     }
-    void daemon.syncAll()
+    // Sync is the safety net behind gossip (a full sync runs on every new connection): a few random
+    // peers per tick keep the chatter flat as the network grows. Latency probes rotate the same way.
+    const peers = [...new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
+    for (let i = peers.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [peers[i], peers[j]] = [peers[j]!, peers[i]!] }
+    for (const peer of peers.slice(0, 5)) {
+      void libp2p.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) }).then(ms => latency.set(peer.toString(), ms)).catch(() => {})
+    }
+    for (const peer of peers.slice(0, 3)) void syncWith(peer)
   }, options.syncIntervalMs ?? 10_000)
   timers.unref()
   const api = await createHttpApi({ daemon, listen: options.api ?? config.api, token: dataDir.apiToken() })

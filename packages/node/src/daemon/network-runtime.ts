@@ -100,6 +100,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   const pending = new Map<string, Array<{ bytes: Uint8Array, source: RecordSource, from?: PeerId }>>()
   let pendingCount = 0
   const fetching = new Set<string>()
+  const retries = new Map<string, number>()
   const fetchQueue: string[] = []
   /** Where each module was first heard from: the first peer to ask for its blobs. */
   const heardFrom = new Map<string, PeerId>()
@@ -276,7 +277,15 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     if (row?.status !== 'fetching') return
     const moduleBytes = await getBlob(row.moduleBlob, row)
     const distilledBytes = moduleBytes === undefined ? undefined : await getBlob(row.distilled, row)
-    if (moduleBytes === undefined || distilledBytes === undefined) return // retried by the timer
+    if (moduleBytes === undefined || distilledBytes === undefined) {
+      // Often the peers simply have not finished fetching it themselves: retry soon, backing off
+      // (200 ms doubling to 5 s); the 3 s sweep stays as a safety net.
+      const attempt = (retries.get(cid) ?? 0) + 1
+      retries.set(cid, attempt)
+      if (!stopped) setTimeout(() => enqueueFetch(cid), Math.min(5000, 200 * 2 ** (attempt - 1))).unref()
+      return
+    }
+    retries.delete(cid)
     const verdict = verifyModule(state, row, moduleBytes, distilledBytes)
     if (verdict instanceof InvalidModuleError) {
       if (ledger.getModule(network, cid)?.status !== 'fetching') return

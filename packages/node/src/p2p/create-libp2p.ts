@@ -71,10 +71,15 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
     addresses: { listen: [...options.listen] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // A 4 MiB initial stream window (the spec's floor is 256 KiB): blob transfers are otherwise
+    // bounded by window updates, one round of the event loop per 256 KiB.
+    streamMuxers: [yamux({ streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 16 * 1024 * 1024 } })],
     ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
     ...(options.metricsRegistry === undefined ? {} : { metrics: prometheusMetrics({ registry: options.metricsRegistry }) }),
     peerDiscovery,
+    // Loopback peers (testnets, several daemons on one host) are exempt from the per-host inbound
+    // rate limit, which would otherwise refuse all but five daemons starting in the same second.
+    connectionManager: { allow: ['/ip4/127.0.0.1', '/ip6/::1'] },
     services: {
       identify: identify(),
       ping: ping(),

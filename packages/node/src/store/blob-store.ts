@@ -37,6 +37,10 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
   }
   let counter = 0
   let used = 0
+  // Blobs already verified by this process, by path, with the size and mtime they had then: a
+  // blob served again is not hashed again unless the file changed.
+  const verified = new Map<string, string>()
+  const stamp = (path: string): string => { const st = statSync(path); return `${st.size}:${st.mtimeMs}` }
   const list = (): string[] => {
     const out: string[] = []
     for (const sub of readdirSync(dir)) {
@@ -61,12 +65,16 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
         throw err
       }
+      const st = stamp(path)
+      if (verified.get(path) === st) return bytes
       if (rawCidOf(bytes) !== cid) {
         mkdirSync(quarantine, { recursive: true })
         renameSync(path, join(quarantine, `${cid}.${Date.now()}`))
         used -= bytes.length
         throw new CorruptBlobError(cid, path)
       }
+      if (verified.size > 100_000) verified.clear()
+      verified.set(path, st)
       return bytes
     },
     put (bytes) {
@@ -88,6 +96,7 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
         }
         renameSync(tmp, path)
         used += bytes.length
+        verified.set(path, stamp(path)) // hashed just above: its CID is these bytes' digest
       } catch (err) {
         try { rmSync(tmp, { force: true }) } catch { /* the temp path itself is unusable: nothing was written there */ }
         throw new BlobStoreWriteError(cid, err)

@@ -1,0 +1,40 @@
+// The serving side of the transfer benchmark, in its own process as a peer would be: a libp2p
+// node with a blob store holding one random blob per requested size, and a raw TCP server that
+// sends the same bytes. Prints {addr, port, cids} as one JSON line, then serves until killed.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { newIdentity } from '../../packages/protocol/src/index.ts'
+import { serveBlobs } from '../../packages/node/src/p2p/blob-exchange.ts'
+import { createMedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
+import { createBlobStore } from '../../packages/node/src/store/blob-store.ts'
+
+const sizes = process.argv.slice(2).map(Number)
+const store = createBlobStore(mkdtempSync(join(tmpdir(), 'medforge-bench-serve-')))
+const blobs = new Map<string, Uint8Array>()
+const cids: Record<string, string> = {}
+for (const mb of sizes) {
+  const bytes = new Uint8Array(randomBytes(mb * 1024 * 1024))
+  const cid = store.put(bytes)
+  blobs.set(cid, bytes)
+  cids[mb] = cid
+}
+const node = await createMedforgeLibp2p({ privateKey: (await newIdentity()).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], maxMessageBytes: 65536 })
+await serveBlobs(node, store, { maxBytes: 1 << 30, timeoutMs: 600_000 })
+// Raw TCP: the client writes a CID and a newline; the server answers with exactly those bytes.
+const raw = createServer(socket => {
+  let line = ''
+  socket.on('data', (d: Buffer) => {
+    line += d.toString()
+    if (!line.includes('\n')) return
+    const bytes = blobs.get(line.trim())
+    if (bytes === undefined) socket.destroy()
+    else socket.end(bytes)
+  })
+})
+await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', () => resolve()))
+console.log(JSON.stringify({ addr: node.getMultiaddrs()[0]!.toString(), port: (raw.address() as AddressInfo).port, cids }))
+process.on('SIGTERM', () => process.exit(0))
