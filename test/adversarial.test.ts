@@ -62,7 +62,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     ((await d.get('/peers')).peers as Array<{ peerId: string, gossipScore: number }>).find(p => p.peerId === peerId)?.gossipScore
 
   before(async () => {
-    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'eve', 'flo', 'rita'] })
+    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita'] })
     const args = ['--max-gossip-age', '5000', '--fetch-timeout', '2000', '--peer-rate', '20']
     daemons.push(await startDaemon(net.sites[0]!, { extraArgs: args }))
     for (const s of net.sites.slice(1)) daemons.push(await startDaemon(s, { bootstrap: daemons[0]!.addresses, extraArgs: args }))
@@ -134,7 +134,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     await expectUnchanged('gossip attacks')
   })
 
-  it('refuses bad blobs: wrong bytes, oversized, malformed safetensors, wrong shapes', async () => {
+  it('refuses bad blobs: wrong bytes, oversized, malformed safetensors (NaN, bad header length, overlapping offsets), wrong shapes', async () => {
     const target = daemons[0]!
     const trudy = await adversary('trudy', [target])
     const codes = ['hash_mismatch', 'too_large', 'malformed', 'wrong_shape'] as const
@@ -157,6 +157,26 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     const wrong: LoraModule = { ...toyModule('task-2', 'bad-4'), config: newLoraConfig({ baseModel: model.id, r: 3, loraAlpha: 6, targetModules: ['encoder'], modulesToSave: ['head'] }) }
     const wrongRank: LoraModule = { ...wrong, layers: new Map([...wrong.layers].map(([k]) => [k, { A: { shape: [3, 8], data: new Float32Array(24).fill(0.1) }, B: { shape: [6, 3], data: new Float32Array(18).fill(0.1) } }])) }
     await announce('task-2', baseline, wrongRank, encodeModuleFile(wrongRank), 'honest')
+    // Two more malformed files, from a second peer (the rule allows one module per task and parent):
+    // a header length pointing past the end of the file, and tensors whose byte ranges overlap.
+    const tina = await adversary('tina', [target])
+    const header = (json: string): Uint8Array => {
+      const h = new TextEncoder().encode(json.padEnd(Math.ceil(json.length / 8) * 8, ' '))
+      const out = new Uint8Array(8 + h.length + 16)
+      new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true)
+      out.set(h, 8)
+      return out
+    }
+    const badLength = header('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}')
+    new DataView(badLength.buffer).setBigUint64(0, 1n << 40n, true)
+    const overlapping = header('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}')
+    const malformedBefore = await metric(target, 'medforge_validation_refusals_total', { code: 'malformed' })
+    for (const [task, bytes, letter] of [['task-1', badLength, 'e'], ['task-2', overlapping, 'f']] as const) {
+      const moduleBlob = tina.offer(bytes, 'honest')
+      const distilled = tina.offer(distilledFile(task, `tina-${task}`), 'honest')
+      await tina.gossip(encodeRecord(await tina.announce({ task, module: `bafkrei${letter.repeat(52)}`, moduleBlob, distilled, head: null, parentRoot: genesisRoot, height: 1, samples: 10, metrics: {} })))
+    }
+    await waitFor('the malformed headers refused', async () => await metric(target, 'medforge_validation_refusals_total', { code: 'malformed' }) >= malformedBefore + 2 ? true : undefined, 20_000)
     const counted = await waitFor('blob refusals counted', async () => {
       const now = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
       return codes.every(c => now[c]! > before[c]!) ? now : undefined

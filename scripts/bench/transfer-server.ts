@@ -24,6 +24,15 @@ for (const mb of sizes) {
 }
 const node = await createMedforgeLibp2p({ privateKey: (await newIdentity()).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], maxMessageBytes: 65536 })
 await serveBlobs(node, store, { maxBytes: 1 << 30, timeoutMs: 600_000 })
+// The stack's own ceiling: the same number of bytes over a plain libp2p stream, no framing, no hash.
+export const BARE_PROTOCOL = '/medforge-bench/bare/1.0.0'
+const zeros = new Uint8Array(256 * 1024)
+await node.handle(BARE_PROTOCOL, async stream => {
+  const { lpStream } = await import('@libp2p/utils')
+  const mb = Number(new TextDecoder().decode((await lpStream(stream).read()).subarray()))
+  for (let sent = 0; sent < mb * 1024 * 1024; sent += zeros.length) if (!stream.send(zeros)) await stream.onDrain()
+  await stream.close()
+})
 // Raw TCP: the client writes a CID and a newline; the server answers with exactly those bytes.
 const raw = createServer(socket => {
   let line = ''

@@ -5,11 +5,11 @@ import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { newIdentity } from '../../packages/protocol/src/index.ts'
+import { encodeFrame, newIdentity } from '../../packages/protocol/src/index.ts'
 import { fetchBlob } from '../../packages/node/src/p2p/blob-exchange.ts'
 import { createMedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
 
-export const TRANSFER_HEADER = '| blob | libp2p fetch s | libp2p MB/s | raw TCP s | raw TCP MB/s | ratio |\n|---|---|---|---|---|---|'
+export const TRANSFER_HEADER = '| blob | libp2p fetch s | fetch MB/s | raw TCP s | raw TCP MB/s | fetch / raw TCP | bare libp2p stream MB/s | bare / raw TCP |\n|---|---|---|---|---|---|---|---|'
 
 async function rawTcp (port: number, cid: string, size: number): Promise<number> {
   const t0 = performance.now()
@@ -36,21 +36,32 @@ export async function benchTransfer (quick: boolean, log: (line: string) => void
   const server = peerIdFromString(multiaddr(info.addr).getComponents().find(c => c.name === 'p2p')!.value!)
   await client.dial(multiaddr(info.addr))
   const rows: string[] = []
+  const bare = async (mb: number): Promise<number> => {
+    const t0 = performance.now()
+    const stream = await client.dialProtocol(server, '/medforge-bench/bare/1.0.0')
+    stream.send(encodeFrame(new TextEncoder().encode(String(mb))))
+    let n = 0
+    for await (const chunk of stream) n += chunk.byteLength
+    if (n !== mb * 1024 * 1024) throw new Error(`bare stream got ${n} bytes`)
+    return (performance.now() - t0) / 1000
+  }
   try {
     for (const mb of sizes) {
       const cid = info.cids[mb]!
       const size = mb * 1024 * 1024
       let best = Infinity
       let bestRaw = Infinity
+      let bestBare = Infinity
       for (let i = 0; i < 3; i++) {
         const t0 = performance.now()
         const got = await fetchBlob(client, server, cid, { maxBytes: 1 << 30, signal: AbortSignal.timeout(600_000) })
         best = Math.min(best, (performance.now() - t0) / 1000)
         if (got.length !== size) throw new Error('short blob')
         bestRaw = Math.min(bestRaw, await rawTcp(info.port, cid, size))
+        bestBare = Math.min(bestBare, await bare(mb))
       }
       const rate = (s: number): number => size / s / 1e6
-      const row = `| ${mb} MB | ${best.toFixed(3)} | ${rate(best).toFixed(0)} | ${bestRaw.toFixed(3)} | ${rate(bestRaw).toFixed(0)} | ${(bestRaw / best * 100).toFixed(1)}% |`
+      const row = `| ${mb} MB | ${best.toFixed(3)} | ${rate(best).toFixed(0)} | ${bestRaw.toFixed(3)} | ${rate(bestRaw).toFixed(0)} | ${(bestRaw / best * 100).toFixed(1)}% | ${rate(bestBare).toFixed(0)} | ${(bestRaw / bestBare * 100).toFixed(1)}% |`
       log(row)
       rows.push(row)
     }

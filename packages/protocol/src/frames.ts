@@ -3,7 +3,8 @@
 // Lengths are checked against their bound before any payload is read.
 import { createHash } from 'node:crypto'
 import * as lp from 'it-length-prefixed'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { Uint8ArrayList } from 'uint8arraylist'
+import * as varint from 'uint8-varint'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { decodeCanonical, encodeCanonical } from './canonical.ts'
@@ -81,10 +82,16 @@ export function decodeBlobResponseHeader (payload: Uint8Array): BlobResponseHead
   return { status: status as BlobStatus, size: int(o, 'size', what), message }
 }
 
-/** The frames a server sends for a blob: an ok header with the size, then data chunks. */
-export function * blobResponseFrames (data: Uint8Array, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Uint8Array> {
+/**
+ * The frames a server sends for a blob: an ok header with the size, then data chunks. A data frame
+ * is its length prefix and a view of the blob side by side (no copy of the payload).
+ */
+export function * blobResponseFrames (data: Uint8Array, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Uint8Array | Uint8ArrayList> {
   yield encodeBlobResponseHeader({ status: 'ok', size: data.length, message: '' })
-  for (let off = 0; off < data.length; off += chunkBytes) yield encodeFrame(data.subarray(off, off + chunkBytes))
+  for (let off = 0; off < data.length; off += chunkBytes) {
+    const chunk = data.subarray(off, off + chunkBytes)
+    yield new Uint8ArrayList(varint.encode(chunk.length), chunk)
+  }
 }
 
 export function encodeSyncRequest (req: SyncRequest): Uint8Array {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import {
   HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES,
   blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord,
@@ -203,7 +204,7 @@ describe('decoders under random input', () => {
 })
 
 describe('blob stream', () => {
-  async function * chunks (frames: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> { for (const f of frames) yield f }
+  async function * chunks (frames: Iterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8Array> { for (const f of frames) yield f.subarray() }
   const data = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff)
   const cid = rawCidOf(data)
 

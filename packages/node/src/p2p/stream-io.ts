@@ -2,8 +2,9 @@
 // single length-prefixed request a stream protocol opens with, bounded before it is read.
 import type { Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
-export async function sendFrames (stream: Stream, frames: Iterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+export async function sendFrames (stream: Stream, frames: Iterable<Uint8Array | Uint8ArrayList>, signal: AbortSignal): Promise<void> {
   for (const frame of frames) {
     signal.throwIfAborted()
     if (!stream.send(frame)) await stream.onDrain({ signal })
