@@ -148,7 +148,7 @@ describe('chaos', { timeout: FULL ? 1_800_000 : 300_000 }, () => {
       const b = bundle(net.base)
       await d.runtime().publish({ task: b.meta.task!, moduleFile: b.moduleFile, distilledFile: b.distilledFile!, samples: 64 })
     }
-    const agreeInProcess = async (ds: Daemon[], count: number, timeoutMs = 60_000): Promise<string> => await waitFor(`${ds.length} in-process daemons to agree on ${count}`, async () => {
+    const agreeInProcess = async (ds: Daemon[], count: number, timeoutMs = 60_000): Promise<string> => await waitFor(`${ds.length} in-process daemons to agree on ${count} (now: ${ds.map(d => `${d.name} ${d.runtime().head().moduleCount} modules, ${d.ledger.modules(d.runtime().state.network, 'fetching').length} fetching, ${d.libp2p.getPeers().length} peers`).join('; ')})`, async () => {
       const heads = ds.map(d => d.runtime().head())
       return new Set(heads.map(h => h.stateRoot)).size === 1 && heads.every(h => h.moduleCount === count) && ds.every(d => !d.runtime().scheduler.running) ? heads[0]!.stateRoot : undefined
     }, timeoutMs)
@@ -187,10 +187,15 @@ describe('chaos', { timeout: FULL ? 1_800_000 : 300_000 }, () => {
       const events: string[] = []
       const started = new Set(running.map(d => d.dataDir.dir))
       for (let step = 0; step < (FULL ? 12 : 4); step++) {
-        await publishIn(running[Math.floor(random() * running.length)]!)
+        const publisher = running[Math.floor(random() * running.length)]!
+        await publishIn(publisher)
         total++
         if (step % 2 === 0 && running.length > 3) {
-          const leaving = running.splice(1 + Math.floor(random() * (running.length - 1)), 1)[0]!
+          // Anyone but the publisher may leave at once: a module whose only copy leaves before any
+          // peer fetched it waits, still 'fetching' everywhere, until its publisher comes back.
+          const candidates = running.slice(1).filter(d => d !== publisher)
+          const leaving = candidates[Math.floor(random() * candidates.length)]!
+          running.splice(running.indexOf(leaving), 1)
           await leaving.stop()
           events.push(`left: ${leaving.name}`)
         } else {
