@@ -87,11 +87,15 @@ export function decodeBlobResponseHeader (payload: Uint8Array): BlobResponseHead
  * is its length prefix and a view of the blob side by side (no copy of the payload).
  */
 export function * blobResponseFrames (data: Uint8Array, chunkBytes = DEFAULT_CHUNK_BYTES): Generator<Uint8Array | Uint8ArrayList> {
-  yield encodeBlobResponseHeader({ status: 'ok', size: data.length, message: '' })
-  for (let off = 0; off < data.length; off += chunkBytes) {
-    const chunk = data.subarray(off, off + chunkBytes)
-    yield new Uint8ArrayList(varint.encode(chunk.length), chunk)
-  }
+  yield * blobResponseFramesFrom(data.length, (function * () {
+    for (let off = 0; off < data.length; off += chunkBytes) yield data.subarray(off, off + chunkBytes)
+  })())
+}
+
+/** The same frames from chunks read one at a time (a server streaming a blob from disk). */
+export function * blobResponseFramesFrom (size: number, chunks: Iterable<Uint8Array>): Generator<Uint8Array | Uint8ArrayList> {
+  yield encodeBlobResponseHeader({ status: 'ok', size, message: '' })
+  for (const chunk of chunks) yield new Uint8ArrayList(varint.encode(chunk.length), chunk)
 }
 
 export function encodeSyncRequest (req: SyncRequest): Uint8Array {

@@ -1,7 +1,7 @@
 // Content-addressed blobs on disk: `blobs/<first 2 chars of the hash part>/<cid>`. Writes go to a
 // temp file, are fsynced, then renamed into place, so a crash never leaves a half-written blob
 // under its final name. Reads verify the hash; a blob that fails is moved to `quarantine/`.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { rawCidOf } from '@medforge/protocol'
 import { BlobStoreWriteError, CorruptBlobError } from '../errors.ts'
@@ -10,6 +10,11 @@ export interface BlobStore {
   has (cid: string): boolean
   /** The blob's bytes, verified against the CID; undefined when absent. */
   get (cid: string): Uint8Array | undefined
+  /**
+   * A blob this process has already verified, read from disk chunk by chunk (the first byte can go
+   * out before the last is read); undefined when it is absent or not verified yet (use `get`).
+   */
+  verifiedChunks (cid: string, chunkBytes: number): { size: number, chunks: Iterable<Uint8Array> } | undefined
   /** Stores bytes and returns their CID (raw, sha2-256). Idempotent. */
   put (bytes: Uint8Array): string
   size (cid: string): number | undefined
@@ -55,6 +60,35 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
     has: cid => CID_PATTERN.test(cid) && existsSync(pathOf(cid)),
     size (cid) {
       try { return statSync(pathOf(cid)).size } catch { return undefined }
+    },
+    verifiedChunks (cid, chunkBytes) {
+      if (!CID_PATTERN.test(cid)) return undefined
+      const path = pathOf(cid)
+      let st: string
+      try { st = stamp(path) } catch { return undefined }
+      if (verified.get(path) !== st) return undefined
+      const size = Number(st.split(':')[0])
+      return {
+        size,
+        chunks: (function * () {
+          const fd = openSync(path, 'r')
+          try {
+            for (let off = 0; off < size;) {
+              const buf = new Uint8Array(Math.min(chunkBytes, size - off))
+              let got = 0
+              while (got < buf.length) {
+                const n = readSync(fd, buf, got, buf.length - got, off + got)
+                if (n === 0) throw new CorruptBlobError(cid, path) // shrank under us
+                got += n
+              }
+              off += got
+              yield buf
+            }
+          } finally {
+            closeSync(fd)
+          }
+        })()
+      }
     },
     get (cid) {
       const path = pathOf(cid)
