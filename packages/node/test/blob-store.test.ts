@@ -52,4 +52,20 @@ describe('blob store', () => {
     assert.equal(existsSync(join(dir, rawCidOf(Uint8Array.of(7)).slice(-2), rawCidOf(Uint8Array.of(7)))), false)
     assert.equal(new BlobStoreWriteError('bafkreix', Object.assign(new Error('no space'), { code: 'ENOSPC' })).diskFull, true)
   })
+
+  it('streams a verified blob in chunks, and only a verified one', () => {
+    const dir = tempDir('blobs')
+    const bytes = new Uint8Array(10_000).map((_, i) => i & 0xff)
+    const cid = createBlobStore(dir).put(bytes)
+    const store = createBlobStore(dir) // a fresh process: nothing verified yet
+    assert.equal(store.verifiedChunks(cid, 4096), undefined)
+    assert.ok(store.get(cid) !== undefined)
+    const streamed = store.verifiedChunks(cid, 4096)!
+    assert.equal(streamed.size, 10_000)
+    const chunks = [...streamed.chunks]
+    assert.deepEqual(chunks.map(c => c.length), [4096, 4096, 1808])
+    assert.deepEqual(Uint8Array.from(chunks.flatMap(c => [...c])), bytes)
+    writeFileSync(join(dir, cid.slice(-2), cid), new Uint8Array(10_001)) // changed on disk
+    assert.equal(store.verifiedChunks(cid, 4096), undefined, 'a changed file must be verified again')
+  })
 })
