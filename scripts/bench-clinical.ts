@@ -9,10 +9,10 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
-  CLINICAL_TASKS, VIT_TINY, canonicalMethod, canonicalOrder, compositeModule, distill, evaluateMixtureOnSplit, evaluateOnSplit, fusionStep,
+  CLINICAL_TASKS, VIT_TINY, canonicalMethod, canonicalOrder, compositeTaskMetrics, distill, evaluateOnSplit, fusionStep,
   initVitWeights, loadBaseWeights, loadTf, mergeModules, siteShard, trainLora, vitEvaluator
 } from '../packages/merge-core/src/index.ts'
-import type { BackendName, ClassificationMetrics, F32Tensor, LoraModule, MergeInput, MergeMethod, VitContext, VitWeights } from '../packages/merge-core/src/index.ts'
+import type { BackendName, ClassificationMetrics, LoraModule, MergeInput, MergeMethod, VitContext, VitWeights } from '../packages/merge-core/src/index.ts'
 
 const { values } = parseArgs({ options: { backend: { type: 'string' }, 'no-write': { type: 'boolean' }, epochs: { type: 'string' } } })
 const backend = (values.backend ?? 'wasm') as BackendName
@@ -57,12 +57,10 @@ for (const site of SITES) {
 }
 const inputs: MergeInput<VitContext>[] = trained.map(t => ({ module: t.module, height: t.site.height, task: t.site.task, sampleCount: t.samples, context: t.context, label: t.site.name }))
 const evaluator = vitEvaluator(base)
-const headsOf = (task: string): Array<ReadonlyMap<string, F32Tensor>> => canonicalOrder(inputs).filter(i => i.task === task).map(i => i.module.heads)
-
-/** A composite's metrics for a task: the mean over that task's contributors' heads. */
-function compositeMetrics (evaluate: (head: ReadonlyMap<string, F32Tensor>) => ClassificationMetrics, task: string, heads = headsOf(task)): { acc: number, auc: number } {
-  const ms = heads.map(evaluate)
-  return { acc: ms.reduce((a, m) => a + m.accuracy, 0) / ms.length, auc: ms.reduce((a, m) => a + m.auc, 0) / ms.length }
+/** The composite's metrics cell for a task (mean over that task's contributors' heads), or dashes. */
+function cell (result: Parameters<typeof compositeTaskMetrics>[2], task: string): string {
+  const m = compositeTaskMetrics(tf, base.weights, result, task)
+  return m === undefined ? '– | –' : `${f3(m.accuracy)} | ${f3(m.auc)}`
 }
 
 const methods: Array<{ label: string, method: MergeMethod }> = [
@@ -79,16 +77,7 @@ for (const { label, method } of methods) {
   const t0 = performance.now()
   const result = await mergeModules(inputs, method, { evaluator })
   const seconds = (performance.now() - t0) / 1000
-  const cells = tasks.map(task => {
-    let m: { acc: number, auc: number }
-    if (result.composite.kind === 'mixture') {
-      const mods = result.inputs.map(i => i.module)
-      m = compositeMetrics(h => evaluateMixtureOnSplit(tf, base.weights, mods, result.weights!, h, task), task)
-    } else {
-      m = compositeMetrics(h => evaluateOnSplit(tf, base.weights, compositeModule(result)!, h, task), task)
-    }
-    return `${f3(m.acc)} | ${f3(m.auc)}`
-  })
+  const cells = tasks.map(task => cell(result, task))
   rows.push(`| composite: ${label} | ${cells.join(' | ')} | ${seconds.toFixed(1)} |`)
   console.log(`${label}: ${cells.join('  ')}  (${seconds.toFixed(1)} s)`)
 }
@@ -107,14 +96,8 @@ for (const [k, input] of ordered.entries()) {
   const t0 = performance.now()
   state = await fusionStep(state, input, fusion, evaluator)
   const stepSeconds = (performance.now() - t0) / 1000
-  const module = state.module
-  const seen = ordered.slice(0, k + 1)
-  const cells = tasks.map(task => {
-    const heads = seen.filter(i => i.task === task).map(i => i.module.heads)
-    if (heads.length === 0) return '– | –'
-    const m = compositeMetrics(h => evaluateOnSplit(tf, base.weights, module, h, task), task, heads)
-    return `${f3(m.acc)} | ${f3(m.auc)}`
-  })
+  const folded = { composite: { kind: 'adapter', module: state.module }, inputs: ordered.slice(0, k + 1) }
+  const cells = tasks.map(task => cell(folded, task))
   const [a, b] = state.steps.at(-1)!.coefficients
   asyncRows.push(`| ${k + 1}. ${(input.label ?? '').padEnd(10)} (${input.task}) | ${cells.join(' | ')} | [${a.toFixed(3)}, ${b.toFixed(3)}] | ${stepSeconds.toFixed(1)} |`)
 }

@@ -1,5 +1,5 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
-// BENCHMARKS.md with the date and machine. About 10 minutes on 2 cores.
+// BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
 //   node scripts/bench.ts [--quick] [--no-append] [--only merge,transfer,propagation,search,training,memory]
 import { appendFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'

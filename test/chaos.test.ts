@@ -12,7 +12,7 @@ import { Ledger } from '../packages/node/src/store/ledger.ts'
 import { startDaemon as startInProcess } from '../packages/node/src/daemon/daemon.ts'
 import type { Daemon } from '../packages/node/src/daemon/daemon.ts'
 import { readModuleBundle } from '../packages/node/src/cli/module-bundle.ts'
-import { createTestnet, makeBundle, root, startDaemon, waitFor } from './support/testnet-fixture.ts'
+import { agreeOn, createTestnet, makeBundle, root, startDaemon, waitFor } from './support/testnet-fixture.ts'
 import type { RunningDaemon, Testnet } from './support/testnet-fixture.ts'
 
 const FULL = process.env.MEDFORGE_CHAOS === 'full'
@@ -28,13 +28,6 @@ function bundle (base: string, task = bundleCount % 2 === 0 ? 'task-1' : 'task-2
   return readModuleBundle(dir)
 }
 const body = (b: ReturnType<typeof readModuleBundle>): Record<string, unknown> => ({ task: b.meta.task, module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 })
-
-async function agreeOn (daemons: RunningDaemon[], count: number, timeoutMs = 60_000): Promise<string> {
-  return await waitFor(`${daemons.length} daemons to agree on ${count} modules`, async () => {
-    const st = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
-    return new Set(st.map(s => s.stateRoot)).size === 1 && st.every(s => s.moduleCount === count && !s.merging) ? st[0].stateRoot as string : undefined
-  }, timeoutMs)
-}
 
 /** What a crash must never leave: a ledger that does not open or check, a blob that fails its hash. */
 function checkDataDir (dir: string): { blobs: number } {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { ToyModel, decodeDistilledSet, mergeModules, moduleCid, readPeftAdapter } from '@medforge/merge-core'
 import type { MergeInput, MergeMethod, ToyData } from '@medforge/merge-core'
 import { readFileSync } from 'node:fs'
-import { createTestnet, makeBundle, root, bin, startDaemon, waitFor } from './support/testnet-fixture.ts'
+import { agreeOn, createTestnet, makeBundle, root, bin, startDaemon, waitFor } from './support/testnet-fixture.ts'
 import type { RunningDaemon, Testnet } from './support/testnet-fixture.ts'
 import { runHostilePeer } from './support/hostile-peer.ts'
 
@@ -33,14 +33,6 @@ async function expectedRoot (bundles: string[], modules: ModuleView[], method: M
     return { module: b.module, height: m.height, task: m.task, sampleCount: 64, context: { x: set.inputs.data, y: set.labels } }
   })
   return (await mergeModules(inputs, method, { evaluator: model.evaluator() })).stateRoot
-}
-
-async function converged (daemons: RunningDaemon[], moduleCount: number): Promise<string> {
-  return await waitFor(`${daemons.length} daemons to agree on ${moduleCount} modules`, async () => {
-    const statuses = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
-    const roots = new Set(statuses.map(s => s.stateRoot))
-    return roots.size === 1 && statuses.every(s => s.moduleCount === moduleCount && !s.merging) ? statuses[0].stateRoot as string : undefined
-  }, 60_000)
 }
 
 describe('daemons on loopback (data-free merge)', { timeout: 240_000 }, () => {
@@ -85,7 +77,7 @@ describe('daemons on loopback (data-free merge)', { timeout: 240_000 }, () => {
         assert.equal(res.status, 200, JSON.stringify(res.body))
       }
     }))
-    const root4 = await converged(daemons, 4)
+    const root4 = await agreeOn(daemons, 4)
     const modules = (await daemons[0]!.get('/modules')).modules as ModuleView[]
     assert.equal(root4, await expectedRoot(bundles, modules, { name: 'linear', weighting: 'samples' }))
     const status = await daemons[4]!.get('/status')
@@ -107,7 +99,7 @@ describe('daemons on loopback (data-free merge)', { timeout: 240_000 }, () => {
     const root4 = (await daemons[0]!.get('/status')).networks[0].stateRoot
     const late = await startDaemon(net.sites[5]!, { bootstrap: daemons[2]!.addresses })
     daemons.push(late)
-    assert.equal(await converged(daemons, 4), root4)
+    assert.equal(await agreeOn(daemons, 4), root4)
   })
 
   it('a daemon killed with SIGKILL restarts with the same root and fetches nothing again', async () => {
@@ -178,7 +170,7 @@ describe('daemons on loopback (MedForge-Fusion)', { timeout: 180_000 }, () => {
       const res = await daemons[i]!.post('/modules', { task: b.meta.task, module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 })
       assert.equal(res.status, 200, JSON.stringify(res.body))
     }
-    const root = await converged(daemons, 3)
+    const root = await agreeOn(daemons, 3)
     const modules = (await daemons[0]!.get('/modules')).modules as ModuleView[]
     assert.equal(root, await expectedRoot(bundles, modules, { name: 'medforge-fusion', budget: 12 }))
     const composite = await daemons[1]!.get('/composite')

@@ -100,6 +100,14 @@ export async function startDaemon (site: Site, options: { bootstrap?: readonly s
   return Object.assign(d, { site })
 }
 
+/** Waits until every daemon reports the same state root over `count` modules, no merge running. */
+export async function agreeOn (daemons: readonly DaemonProcess[], count: number, timeoutMs = 60_000): Promise<string> {
+  return await waitFor(`${daemons.length} daemons to agree on ${count} modules`, async () => {
+    const st = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
+    return new Set(st.map(s => s.stateRoot)).size === 1 && st.every(s => s.moduleCount === count && !s.merging) ? st[0].stateRoot as string : undefined
+  }, timeoutMs)
+}
+
 /** Sums a Prometheus counter's samples whose labels include every `labels` pair. */
 export async function metric (d: DaemonProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${d.url}/metrics`)).text()

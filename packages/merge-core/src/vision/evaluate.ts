@@ -5,7 +5,7 @@ import type { LoraModule } from '../lora-module.ts'
 import { loraScaling } from '../lora-config.ts'
 import { classificationMetrics } from './metrics.ts'
 import type { ClassificationMetrics } from './metrics.ts'
-import { moduleToTensors, predictTf } from './lora-train.ts'
+import { headToTensors, moduleToTensors, predictTf } from './lora-train.ts'
 import { toInputs } from './preprocess.ts'
 import type { Tf } from './tf-backend.ts'
 import { createTfVit } from './vit-tf.ts'
@@ -30,8 +30,7 @@ export function splitInputs (task: string, split: SplitName): { inputs: Float32A
 export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
   const { inputs, labels, count } = splitInputs(task, split)
   const vit = createTfVit(tf, weights)
-  const headModule: LoraModule = { config: adapter?.config ?? (undefined as never), layers: new Map(), heads: head }
-  const { head: headTensors } = moduleToTensors(tf, headModule)
+  const headTensors = headToTensors(tf, head)
   if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
   const lora = adapter === undefined ? undefined : moduleToTensors(tf, adapter).lora
   try {
@@ -51,7 +50,7 @@ export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModul
 export function evaluateMixtureOnSplit (tf: Tf, weights: VitWeights, modules: readonly LoraModule[], mixWeights: readonly number[], head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
   const { inputs, labels, count } = splitInputs(task, split)
   const vit = createTfVit(tf, weights)
-  const { head: headTensors } = moduleToTensors(tf, { config: modules[0]!.config, layers: new Map(), heads: head })
+  const headTensors = headToTensors(tf, head)
   if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
   const classes = headTensors.b.shape[0]!
   const mixed = new Float64Array(count * classes)

@@ -59,9 +59,14 @@ export function predictTf (vit: TfVit, inputs: Float32Array, n: number, head: { 
 export function moduleToTensors (tf: Tf, module: LoraModule): { lora: Map<string, LoraTensors>, head: { W: TF.Tensor, b: TF.Tensor } | undefined } {
   const lora = new Map<string, LoraTensors>()
   for (const [name, { A, B }] of module.layers) lora.set(name, { A: tf.tensor(A.data, [...A.shape]), B: tf.tensor(B.data, [...B.shape]) })
-  const W = module.heads.get(HEAD_WEIGHT)
-  const b = module.heads.get(HEAD_BIAS)
-  return { lora, head: W === undefined || b === undefined ? undefined : { W: tf.tensor(W.data, [...W.shape]), b: tf.tensor(b.data, [...b.shape]) } }
+  return { lora, head: headToTensors(tf, module.heads) }
+}
+
+/** A classifier head's weight and bias as tensors; undefined when the map holds no classifier. */
+export function headToTensors (tf: Tf, heads: ReadonlyMap<string, F32Tensor>): { W: TF.Tensor, b: TF.Tensor } | undefined {
+  const W = heads.get(HEAD_WEIGHT)
+  const b = heads.get(HEAD_BIAS)
+  return W === undefined || b === undefined ? undefined : { W: tf.tensor(W.data, [...W.shape]), b: tf.tensor(b.data, [...b.shape]) }
 }
 
 export async function trainLora (tf: Tf, base: { weights: VitWeights, cid: string }, train: ImageSet, val: ImageSet, options: TrainOptions): Promise<TrainResult> {

@@ -31,12 +31,12 @@ class HttpError extends Error {
   }
 }
 
-async function readJson (req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+async function readJson (req: IncomingMessage, limit: number, shape: string): Promise<Record<string, unknown>> {
+  const body = await readBody(req, limit)
   try {
-    return JSON.parse((await readBody(req, limit)).toString('utf8')) as Record<string, unknown>
-  } catch (err) {
-    if (err instanceof HttpError) throw err
-    throw new HttpError(400, 'body must be JSON')
+    return JSON.parse(body.toString('utf8')) as Record<string, unknown>
+  } catch {
+    throw new HttpError(400, `body must be JSON: ${shape}`)
   }
 }
 
@@ -90,7 +90,7 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
       case 'POST /peers/block':
       case 'POST /peers/unblock': {
         if (!authorised(req)) throw new HttpError(401, `${url.pathname} needs the bearer token`)
-        const body = await readJson(req, 4096)
+        const body = await readJson(req, 4096, '{"peerId": "..."}')
         if (typeof body.peerId !== 'string') throw new HttpError(400, 'body must be {"peerId": "..."}')
         if (url.pathname.endsWith('/block')) await daemon.blockPeer(body.peerId)
         else daemon.unblockPeer(body.peerId)
@@ -104,13 +104,7 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
       case 'POST /modules': {
         if (!authorised(req)) throw new HttpError(401, 'POST /modules needs "Authorization: Bearer <token>" (the token is in the data directory\'s api-token file)')
         const rt = daemon.runtime(networkOf(url))
-        const body = await readBody(req, 2 * rt.state.manifest.limits.maxModuleBytes + 65536)
-        let json: Record<string, unknown>
-        try {
-          json = JSON.parse(body.toString('utf8')) as Record<string, unknown>
-        } catch {
-          throw new HttpError(400, 'body must be JSON: {"task", "module" (base64), "distilled" (base64), "samples", "metrics"}')
-        }
+        const json = await readJson(req, 2 * rt.state.manifest.limits.maxModuleBytes + 65536, '{"task", "module" (base64), "distilled" (base64), "samples", "metrics"}')
         if (typeof json.task !== 'string' || typeof json.module !== 'string' || typeof json.distilled !== 'string') throw new HttpError(400, 'task, module and distilled are required strings')
         const samples = json.samples ?? 1
         if (!Number.isSafeInteger(samples) || (samples as number) < 1) throw new HttpError(400, 'samples must be a positive integer')

@@ -7,6 +7,18 @@ import type { BlobStore } from '../store/blob-store.ts'
 import type { Ledger, ModuleRow } from '../store/ledger.ts'
 import { checkLoraPolicy } from './network-model.ts'
 import type { NetworkState } from './network-state.ts'
+import type { TaskSpec } from '@medforge/protocol'
+
+/**
+ * The network's policy and the base model's shapes, checked on a decoded module and its distilled
+ * set (throws InvalidModuleError); returns the distilled set as the merge's context. What a
+ * publisher checks before signing and every peer checks on receipt.
+ */
+export function checkFitsNetwork (state: NetworkState, module: LoraModule, task: TaskSpec, distilledBytes: Uint8Array, where: string, distilledWhere: string): unknown {
+  checkLoraPolicy(module, state.manifest, where)
+  state.model.checkModule(module, task, where)
+  return state.model.decodeDistilled(distilledBytes, task, distilledWhere)
+}
 
 export function verifyModule (state: NetworkState, row: ModuleRow, moduleBytes: Uint8Array, distilledBytes: Uint8Array): { module: LoraModule, context: unknown } | InvalidModuleError {
   const task = state.tasks.get(row.task)
@@ -17,9 +29,7 @@ export function verifyModule (state: NetworkState, row: ModuleRow, moduleBytes: 
     if (actual !== row.cid) return new InvalidModuleError(`module blob ${row.moduleBlob}`, `holds module ${actual}, the announcement says ${row.cid}`, 'malformed')
     const head = headCid(module) ?? null
     if (head !== row.head) return new InvalidModuleError(`module ${row.cid}`, `task head is ${head ?? 'absent'}, the announcement says ${row.head ?? 'none'}`, 'malformed')
-    checkLoraPolicy(module, state.manifest, `module ${row.cid}`)
-    state.model.checkModule(module, task, `module ${row.cid}`)
-    return { module, context: state.model.decodeDistilled(distilledBytes, task, `distilled set ${row.distilled}`) }
+    return { module, context: checkFitsNetwork(state, module, task, distilledBytes, `module ${row.cid}`, `distilled set ${row.distilled}`) }
   } catch (err) {
     if (err instanceof InvalidModuleError) return err
     return new InvalidModuleError(`module ${row.cid}`, (err as Error).message, 'malformed')

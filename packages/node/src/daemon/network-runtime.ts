@@ -16,8 +16,7 @@ import type { Ledger, ModuleRow } from '../store/ledger.ts'
 import type { DaemonEvents } from './events.ts'
 import { createMergeScheduler } from './merge-scheduler.ts'
 import type { MergeScheduler } from './merge-scheduler.ts'
-import { checkLoraPolicy } from './network-model.ts'
-import { createInputLoader, verifyModule } from './module-verifier.ts'
+import { checkFitsNetwork, createInputLoader, verifyModule } from './module-verifier.ts'
 import { distilledSetMetrics } from './composite-metrics.ts'
 import { modulesHash, validationContext } from './network-state.ts'
 import type { NetworkState } from './network-state.ts'
@@ -67,7 +66,11 @@ const PENALTY = { throttled: 2, hashMismatch: 50, tooLarge: 50, invalidModule: 3
 
 export interface NetworkRuntime {
   readonly state: NetworkState
-  /** Replaces the network state after a verified manifest revision (members, revocations). */
+  /**
+   * Replaces the network state after a verified manifest revision: validation sees new members and
+   * revocations at once; the merge policy and the input checks keep the state they started with
+   * until the daemon restarts.
+   */
   updateState (next: NetworkState): void
   readonly scheduler: MergeScheduler
   start (): Promise<void>
@@ -368,9 +371,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     const size = request.moduleFile.length + request.distilledFile.length
     if (size > state.manifest.limits.maxModuleBytes) throw new InvalidModuleError('publish', `module and distilled set are ${size} bytes, the network's limit is ${state.manifest.limits.maxModuleBytes}`, 'too_large')
     const module = decodeModuleFile(request.moduleFile, 'published module')
-    checkLoraPolicy(module, state.manifest, 'published module')
-    state.model.checkModule(module, task, 'published module')
-    state.model.decodeDistilled(request.distilledFile, task, 'published distilled set')
+    checkFitsNetwork(state, module, task, request.distilledFile, 'published module', 'published distilled set')
     const moduleBlob = blobs.put(request.moduleFile)
     const distilled = blobs.put(request.distilledFile)
     const parent = head()
