@@ -15,6 +15,16 @@ export function cidOfBytes (bytes: Uint8Array): string {
   return cidFromSha256(createHash('sha256').update(bytes).digest())
 }
 
+/**
+ * sha2-256 of CIDs in the given order, each followed by a newline: a state attestation's
+ * modulesHash, and the key under which the node stores a Fusion prefix.
+ */
+export function cidListHash (cids: readonly string[]): Uint8Array {
+  const h = createHash('sha256')
+  for (const cid of cids) h.update(`${cid}\n`)
+  return new Uint8Array(h.digest())
+}
+
 /** Parses a CID string and checks it is one of ours (raw, sha2-256); returns undefined otherwise. */
 export function parseRawSha256Cid (text: string): CID | undefined {
   try {

@@ -1,7 +1,8 @@
 // One error class per failure, each with a stable `name` and `code` so callers (and metrics) can
 // branch on them without parsing messages. Messages name the file and tensor at fault.
+import { MedforgeError } from './medforge-error.ts'
 
-export class InvalidSafetensorsError extends Error {
+export class InvalidSafetensorsError extends MedforgeError {
   override readonly name = 'InvalidSafetensorsError'
   readonly code = 'ERR_INVALID_SAFETENSORS'
   readonly source: string
@@ -14,7 +15,7 @@ export class InvalidSafetensorsError extends Error {
   }
 }
 
-export class InvalidAdapterError extends Error {
+export class InvalidAdapterError extends MedforgeError {
   override readonly name = 'InvalidAdapterError'
   readonly code = 'ERR_INVALID_ADAPTER'
   readonly source: string
@@ -25,7 +26,7 @@ export class InvalidAdapterError extends Error {
   }
 }
 
-export class IncompatibleModulesError extends Error {
+export class IncompatibleModulesError extends MedforgeError {
   override readonly name = 'IncompatibleModulesError'
   readonly code = 'ERR_INCOMPATIBLE_MODULES'
   readonly field: string
@@ -36,7 +37,7 @@ export class IncompatibleModulesError extends Error {
   }
 }
 
-export class InvalidMergeOptionsError extends Error {
+export class InvalidMergeOptionsError extends MedforgeError {
   override readonly name = 'InvalidMergeOptionsError'
   readonly code = 'ERR_INVALID_MERGE_OPTIONS'
 
@@ -45,7 +46,7 @@ export class InvalidMergeOptionsError extends Error {
   }
 }
 
-export class InvalidLossError extends Error {
+export class InvalidLossError extends MedforgeError {
   override readonly name = 'InvalidLossError'
   readonly code = 'ERR_INVALID_LOSS'
 
@@ -54,7 +55,7 @@ export class InvalidLossError extends Error {
   }
 }
 
-export class InvalidDistilledSetError extends Error {
+export class InvalidDistilledSetError extends MedforgeError {
   override readonly name = 'InvalidDistilledSetError'
   readonly code = 'ERR_INVALID_DISTILLED_SET'
   readonly source: string
@@ -66,7 +67,7 @@ export class InvalidDistilledSetError extends Error {
 }
 
 /** A .npz or .npy file is corrupt, truncated or uses a feature this reader does not support. */
-export class InvalidNpzError extends Error {
+export class InvalidNpzError extends MedforgeError {
   override readonly name = 'InvalidNpzError'
   readonly code = 'ERR_INVALID_NPZ'
   readonly source: string
@@ -78,13 +79,13 @@ export class InvalidNpzError extends Error {
 }
 
 /** A dataset, shard or task is missing or inconsistent. */
-export class InvalidDatasetError extends Error {
+export class InvalidDatasetError extends MedforgeError {
   override readonly name = 'InvalidDatasetError'
   readonly code = 'ERR_INVALID_DATASET'
 }
 
 /** The requested TensorFlow.js backend cannot be loaded on this machine. */
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends MedforgeError {
   override readonly name = 'BackendUnavailableError'
   readonly code = 'ERR_BACKEND_UNAVAILABLE'
 }

@@ -1,3 +1,4 @@
+export * from './medforge-error.ts'
 export * from './errors.ts'
 export * from './tensor.ts'
 export * from './float16.ts'

@@ -1,74 +1,106 @@
 // The scheduler folds with checkpoints: a module that sorts last costs one step, one that sorts
-// first recomputes from the start, a restart resumes from the stored prefix, and every result is
-// the root merge-core computes directly.
+// first recomputes from the start, a restart resumes from the stored prefix, a change of the ready
+// set abandons the running fold, and every result is the root merge-core computes directly.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ToyModel, mergeModules } from '@medforge/merge-core'
+import { mergeModules } from '@medforge/merge-core'
 import type { MergeInput, ToyData } from '@medforge/merge-core'
+import { createComputeWorkers } from '../src/compute/compute-workers.ts'
+import type { Compute } from '../src/compute/compute-workers.ts'
 import { createMergeScheduler } from '../src/daemon/merge-scheduler.ts'
+import type { MergeSummary } from '../src/compute/merge-job.ts'
 import { createBlobStore } from '../src/store/blob-store.ts'
 import { Ledger } from '../src/store/ledger.ts'
-import { joinedDataDir } from './support.ts'
+import { inProcessCompute, joinedDataDir, storeReadyModule, toyInput, toyModel } from './support.ts'
 
-const model = new ToyModel()
-const input = (i: number, height: number): MergeInput<ToyData> => {
-  const task = i % 2 === 0 ? 'a' : 'b'
-  return { module: model.train(task, model.makeData(task, 32, `s${i}`), { epochs: 15, seed: `s${i}` }), height, task, sampleCount: 32, context: model.makeData(task, 6, `d${i}`) }
+async function setUp (merge: { method: string, params?: Record<string, number> }, compute: (blobDir: string) => Compute) {
+  const { dataDir, state } = await joinedDataDir(merge)
+  const ledger = new Ledger(dataDir.ledgerPath)
+  const blobs = createBlobStore(dataDir.blobDir)
+  const c = compute(dataDir.blobDir)
+  await c.setNetwork(state.network, state.chain)
+  const merged: Array<{ summary: MergeSummary, resumedFrom: number }> = []
+  const make = () => createMergeScheduler({
+    ledger, blobs, compute: c, network: state.network, folds: () => state.method.name === 'medforge-fusion',
+    onMerged: (summary, t) => { merged.push({ summary, resumedFrom: t.resumedFrom }) },
+    onError: err => { throw err }
+  })
+  const current: Array<MergeInput<ToyData>> = []
+  const add = (input: MergeInput<ToyData>): void => { current.push(input); storeReadyModule(ledger, blobs, state.network, input) }
+  const direct = async (): Promise<string> => (await mergeModules(current, state.method, { evaluator: toyModel.evaluator() as never })).stateRoot
+  return { ledger, blobs, compute: c, merged, make, add, direct, state }
 }
 
 describe('merge scheduler', () => {
   it('resumes Fusion folds from checkpoints and matches merge-core', async () => {
-    const { dataDir, state } = await joinedDataDir({ method: 'medforge-fusion', params: { budget: 8 } })
-    const ledger = new Ledger(dataDir.ledgerPath)
-    const blobs = createBlobStore(dataDir.blobDir)
-    const current: MergeInput[] = [input(1, 1), input(2, 2)]
-    const runs: Array<{ root: string, resumedFrom: number }> = []
-    const make = () => createMergeScheduler({
-      ledger, blobs, network: state, loadInputs: () => [...current],
-      onMerged: (r, t) => { runs.push({ root: r.stateRoot, resumedFrom: t.resumedFrom }) },
-      onError: err => { throw err }
-    })
-    const direct = async (): Promise<string> => (await mergeModules(current, state.method, { evaluator: model.evaluator() as never })).stateRoot
-    const scheduler = make()
+    const t = await setUp({ method: 'medforge-fusion', params: { budget: 8 } }, inProcessCompute)
+    t.add(toyInput(1, 1)); t.add(toyInput(2, 2))
+    const scheduler = t.make()
     await scheduler.schedule()
-    assert.deepEqual(runs.at(-1), { root: await direct(), resumedFrom: 0 })
+    assert.equal(t.merged.at(-1)?.summary.stateRoot, await t.direct())
+    assert.equal(t.merged.at(-1)?.resumedFrom, 0)
 
-    current.push(input(3, 3)) // sorts last: one new step
+    t.add(toyInput(3, 3)) // sorts last: one new step
     await scheduler.schedule()
-    assert.deepEqual(runs.at(-1), { root: await direct(), resumedFrom: 2 })
+    assert.deepEqual([t.merged.at(-1)?.summary.stateRoot, t.merged.at(-1)?.resumedFrom], [await t.direct(), 2])
 
-    current.push(input(4, 0)) // sorts first: everything after it is recomputed
+    t.add(toyInput(4, 0)) // sorts first: everything after it is recomputed
     await scheduler.schedule()
-    assert.deepEqual(runs.at(-1), { root: await direct(), resumedFrom: 0 })
+    assert.deepEqual([t.merged.at(-1)?.summary.stateRoot, t.merged.at(-1)?.resumedFrom], [await t.direct(), 0])
 
-    const before = runs.length
+    const before = t.merged.length
     await scheduler.schedule()
-    assert.equal(runs.length, before, 'an unchanged set is not merged again')
+    assert.equal(t.merged.length, before, 'an unchanged set is not merged again')
 
-    const restarted = make()
+    const restarted = t.make()
     await restarted.schedule()
-    assert.deepEqual(runs.at(-1), { root: await direct(), resumedFrom: 4 }, 'a restart resumes from the full checkpoint')
+    assert.deepEqual([t.merged.at(-1)?.summary.stateRoot, t.merged.at(-1)?.resumedFrom], [await t.direct(), 4], 'a restart resumes from the full checkpoint')
     await restarted.stop()
     await scheduler.stop()
-    ledger.close()
+    t.ledger.close()
   })
 
   it('coalesces bursts of requests: bounded work, latest set wins', async () => {
-    const { dataDir, state } = await joinedDataDir({ method: 'linear' })
-    const ledger = new Ledger(dataDir.ledgerPath)
-    const current: MergeInput[] = []
-    let merges = 0
-    const scheduler = createMergeScheduler({
-      ledger, blobs: createBlobStore(dataDir.blobDir), network: state, loadInputs: () => [...current],
-      onMerged: () => { merges++ }, onError: err => { throw err }
-    })
-    const all = [input(1, 1), input(2, 1), input(3, 1), input(4, 1), input(5, 1)]
-    const waits = all.map(i => { current.push(i); return scheduler.schedule() })
+    const t = await setUp({ method: 'linear' }, inProcessCompute)
+    const scheduler = t.make()
+    const waits = [1, 2, 3, 4, 5].map(i => { t.add(toyInput(i, 1)); return scheduler.schedule() })
     await Promise.all(waits)
-    assert.ok(merges <= 2, `${merges} merges for 5 requests`)
+    assert.ok(t.merged.length <= 2, `${t.merged.length} merges for 5 requests`)
     assert.equal(scheduler.current?.inputs.length, 5)
-    assert.equal(scheduler.current?.stateRoot, (await mergeModules(all, { name: 'linear' })).stateRoot)
+    assert.equal(scheduler.current?.stateRoot, await t.direct())
     await scheduler.stop()
-    ledger.close()
+    t.ledger.close()
+  })
+
+  it('on worker threads: a module arriving mid-fold abandons it, and the restart resumes from the checkpointed prefix', async () => {
+    let onFirstCheckpoint = (): void => {}
+    const t = await setUp({ method: 'medforge-fusion', params: { budget: 40 } }, blobDir => {
+      const workers = createComputeWorkers({ blobDir })
+      return { ...workers, merge: async (job, options) => await workers.merge(job, { ...options, onCheckpoint: c => { options.onCheckpoint(c); if (c.count === 2) onFirstCheckpoint() } }) }
+    })
+    try {
+      for (let i = 1; i <= 4; i++) t.add(toyInput(i, i))
+      const scheduler = t.make()
+      let second: Promise<void> | undefined
+      let runningThen = false
+      // The fold has stored its 2-module prefix and is still running: a fifth module arrives.
+      onFirstCheckpoint = () => {
+        onFirstCheckpoint = () => {}
+        runningThen = scheduler.running
+        t.add(toyInput(5, 5))
+        second = scheduler.schedule()
+      }
+      await scheduler.schedule()
+      await second
+      assert.ok(runningThen && second !== undefined)
+      assert.equal(t.merged.length, 1, `the abandoned fold reports nothing (${t.merged.map(m => m.summary.inputs.length).join(', ')})`)
+      assert.equal(t.merged[0]!.summary.inputs.length, 5)
+      assert.equal(t.merged[0]!.summary.stateRoot, await t.direct(), 'the root is the one merge-core computes')
+      assert.ok(t.merged[0]!.resumedFrom >= 2, `resumed from the checkpointed prefix (${t.merged[0]!.resumedFrom})`)
+      await scheduler.stop()
+    } finally {
+      await t.compute.stop()
+      t.ledger.close()
+    }
   })
 })

@@ -2,12 +2,19 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ToyModel, encodeDistilledSet, encodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
+import type { MergeInput, ToyData } from '@medforge/merge-core'
 import { PROTOCOL_VERSION, parseManifestBody, signManifest } from '@medforge/protocol'
 import type { Identity, SignedManifest } from '@medforge/protocol'
 import { TOY_ARCHITECTURE, toyWeightsCid } from '../src/daemon/network-model.ts'
 import { loadNetworkState } from '../src/daemon/network-state.ts'
 import type { NetworkState } from '../src/daemon/network-state.ts'
 import { DataDir } from '../src/store/data-dir.ts'
+import type { BlobStore } from '../src/store/blob-store.ts'
+import type { Ledger } from '../src/store/ledger.ts'
+import { createComputeEngine } from '../src/compute/compute-engine.ts'
+import type { Compute } from '../src/compute/compute-workers.ts'
+import { readVerifiedBlob } from '../src/store/blob-store.ts'
 
 export function tempDir (prefix: string): string {
   return mkdtempSync(join(tmpdir(), `medforge-${prefix}-`))
@@ -43,4 +50,36 @@ export async function joinedDataDir (merge: { method: string, params?: Record<st
   dataDir.saveChain(state.network, [manifest])
   dataDir.writeConfig({ ...dataDir.config(), networks: [state.network] })
   return { dataDir, state, identity }
+}
+
+export const toyModel = new ToyModel()
+
+/** A toy module of task a (odd i) or b (even i) with its distilled set, distinct per i. */
+export function toyInput (i: number, height: number): MergeInput<ToyData> {
+  const task = i % 2 === 0 ? 'b' : 'a'
+  const module = toyModel.train(task, toyModel.makeData(task, 32, `s${i}`), { epochs: 15, seed: `s${i}` })
+  return { module, height, task, sampleCount: 32, context: toyModel.makeData(task, 6, `d${i}`) }
+}
+
+/** Stores a toy input's blobs and admits it as a ready module, as the fetcher would. */
+export function storeReadyModule (ledger: Ledger, blobs: BlobStore, network: string, input: MergeInput<ToyData>): string {
+  const data = input.context!
+  const moduleBlob = blobs.put(encodeModuleFile(input.module))
+  const distilled = blobs.put(encodeDistilledSet({ task: input.task!, inputs: { shape: [data.y.length, toyModel.spec.inputs], data: data.x }, labels: data.y }))
+  const cid = moduleCid(input.module)
+  ledger.admitModule({ network, cid, recordCid: `record-${cid}`, task: input.task!, height: input.height, author: 'author', moduleBlob, distilled, head: headCid(input.module) ?? null, samples: input.sampleCount ?? 0, parentRoot: 'parent' })
+  ledger.markReady(network, cid, 1)
+  return cid
+}
+
+/** The compute engine in this thread behind the workers' interface: deterministic, easy to debug. */
+export function inProcessCompute (blobDir: string): Compute {
+  const engine = createComputeEngine({ readBlob: cid => readVerifiedBlob(blobDir, cid) })
+  return {
+    setNetwork: async (_network, chain) => { await engine.setNetwork(chain) },
+    verify: async (network, ref) => engine.verify(network, ref),
+    checkPublish: async (network, task, m, d) => engine.checkPublish(network, task, m, d),
+    merge: async (job, options) => (await engine.merge(job, { cancelled: () => options.signal?.aborted === true, onCheckpoint: options.onCheckpoint })).summary,
+    stop: async () => {}
+  }
 }

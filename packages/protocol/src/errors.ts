@@ -1,7 +1,8 @@
 // One error class per failure, each with a stable name and code.
+import { MedforgeError } from '@medforge/merge-core'
 
 /** A record, manifest or frame could not be decoded or violates its schema. */
-export class MalformedError extends Error {
+export class MalformedError extends MedforgeError {
   override readonly name = 'MalformedError'
   readonly code = 'ERR_MALFORMED'
   readonly what: string
@@ -13,7 +14,7 @@ export class MalformedError extends Error {
 }
 
 /** Input is larger than the limit that applies to it; nothing past the limit was read. */
-export class TooLargeError extends Error {
+export class TooLargeError extends MedforgeError {
   override readonly name = 'TooLargeError'
   readonly code = 'ERR_TOO_LARGE'
 
@@ -23,13 +24,13 @@ export class TooLargeError extends Error {
 }
 
 /** A network manifest or revision does not verify (signatures, quorum, chain). */
-export class ManifestVerificationError extends Error {
+export class ManifestVerificationError extends MedforgeError {
   override readonly name = 'ManifestVerificationError'
   readonly code = 'ERR_MANIFEST_VERIFICATION'
 }
 
 /** A key file is unreadable or not an Ed25519 institution key. */
-export class InvalidKeyFileError extends Error {
+export class InvalidKeyFileError extends MedforgeError {
   override readonly name = 'InvalidKeyFileError'
   readonly code = 'ERR_INVALID_KEY_FILE'
 
@@ -39,7 +40,7 @@ export class InvalidKeyFileError extends Error {
 }
 
 /** A blob's bytes do not hash to the CID that was asked for. */
-export class HashMismatchError extends Error {
+export class HashMismatchError extends MedforgeError {
   override readonly name = 'HashMismatchError'
   readonly code = 'ERR_HASH_MISMATCH'
 
@@ -49,7 +50,7 @@ export class HashMismatchError extends Error {
 }
 
 /** The remote peer answered a stream request with a non-ok status. */
-export class RemoteStatusError extends Error {
+export class RemoteStatusError extends MedforgeError {
   override readonly name = 'RemoteStatusError'
   readonly code = 'ERR_REMOTE_STATUS'
   readonly status: string

@@ -41,6 +41,44 @@ export interface SignedManifest { readonly body: ManifestBody, readonly signatur
 
 const WHAT = 'manifest'
 
+/** What a new network must say; everything else has a default (quorum: a majority of the members). */
+export interface GenesisInit {
+  readonly networkId: string
+  readonly name: string
+  readonly baseModel: ManifestBody['baseModel']
+  readonly tasks: readonly TaskSpec[]
+  readonly lora: ManifestBody['lora']
+  readonly merge: { readonly method: string, readonly params?: Readonly<Record<string, number | string>> }
+  readonly members: readonly Member[]
+  readonly quorum?: number
+  readonly limits?: Partial<ManifestBody['limits']>
+  readonly bootstrap?: readonly string[]
+  readonly createdAt?: number
+}
+
+export const DEFAULT_LIMITS: ManifestBody['limits'] = { maxModuleBytes: 64 * 1024 * 1024, maxMessageBytes: 64 * 1024 }
+
+/** The genesis body of a new network, checked like any manifest read from disk. */
+export function genesisManifestBody (init: GenesisInit): ManifestBody {
+  return parseManifestBody({
+    protocol: PROTOCOL_VERSION,
+    networkId: init.networkId,
+    name: init.name,
+    revision: 0,
+    network: null,
+    parent: null,
+    baseModel: init.baseModel,
+    tasks: init.tasks,
+    lora: init.lora,
+    merge: { method: init.merge.method, params: init.merge.params ?? {} },
+    members: init.members,
+    quorum: init.quorum ?? Math.floor(init.members.length / 2) + 1,
+    limits: { ...DEFAULT_LIMITS, ...init.limits },
+    bootstrap: init.bootstrap ?? [],
+    createdAt: init.createdAt ?? Date.now()
+  })
+}
+
 export function parseManifestBody (value: unknown): ManifestBody {
   const o = asObject(value, WHAT, 'body')
   onlyKeys(o, ['protocol', 'networkId', 'name', 'revision', 'network', 'parent', 'baseModel', 'tasks', 'lora', 'merge', 'members', 'quorum', 'limits', 'bootstrap', 'createdAt'], WHAT)

@@ -69,11 +69,37 @@ async function checkSignature<T extends ModuleAnnouncement | StateAttestation> (
   return key !== undefined && await key.verify(signingBytes(record.type, unsigned(record)), record.signature)
 }
 
+/** Any record, decoded once and checked by its type's rules. */
+export async function validateRecord (data: Uint8Array, ctx: ValidationContext): Promise<Result<SignedRecord>> {
+  const { record, refusal } = decodeSized(data, ctx)
+  if (refusal !== undefined || record === undefined) return refusal!
+  switch (record.type) {
+    case 'module-announcement': return await checkAnnouncement(record, ctx)
+    case 'state-attestation': return await checkAttestation(record, ctx)
+    case 'revocation': return await checkRevocation(record, ctx)
+  }
+}
+
+async function validateAs<T extends SignedRecord> (type: T['type'], data: Uint8Array, ctx: ValidationContext, check: (r: T, ctx: ValidationContext) => Promise<Result<T>>): Promise<Result<T>> {
+  const { record, refusal } = decodeSized(data, ctx)
+  if (refusal !== undefined || record === undefined) return refusal!
+  if (record.type !== type) return reject('unknown_type', `expected a ${type}, got a ${record.type}`)
+  return await check(record as T, ctx)
+}
+
 export async function validateModuleAnnouncement (data: Uint8Array, ctx: ValidationContext): Promise<Result<ModuleAnnouncement>> {
-  const { record: decoded, refusal } = decodeSized(data, ctx)
-  if (refusal !== undefined || decoded === undefined) return refusal!
-  if (decoded.type !== 'module-announcement') return reject('unknown_type', `expected a module-announcement, got a ${decoded.type}`)
-  const r = decoded
+  return await validateAs('module-announcement', data, ctx, checkAnnouncement)
+}
+
+export async function validateStateAttestation (data: Uint8Array, ctx: ValidationContext): Promise<Result<StateAttestation>> {
+  return await validateAs('state-attestation', data, ctx, checkAttestation)
+}
+
+export async function validateRevocation (data: Uint8Array, ctx: ValidationContext): Promise<Result<Revocation>> {
+  return await validateAs('revocation', data, ctx, checkRevocation)
+}
+
+async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext): Promise<Result<ModuleAnnouncement>> {
   if (r.network !== ctx.network) return reject('unknown_network', `announcement is for network ${r.network}`, r)
   if (!ctx.tasks.has(r.task)) return reject('unknown_task', `task "${r.task}" is not in the network's registry`, r)
   const author = checkAuthor(r.author, ctx, r)
@@ -91,11 +117,7 @@ export async function validateModuleAnnouncement (data: Uint8Array, ctx: Validat
   return accept(r)
 }
 
-export async function validateStateAttestation (data: Uint8Array, ctx: ValidationContext): Promise<Result<StateAttestation>> {
-  const { record: decoded, refusal } = decodeSized(data, ctx)
-  if (refusal !== undefined || decoded === undefined) return refusal!
-  if (decoded.type !== 'state-attestation') return reject('unknown_type', `expected a state-attestation, got a ${decoded.type}`)
-  const r = decoded
+async function checkAttestation (r: StateAttestation, ctx: ValidationContext): Promise<Result<StateAttestation>> {
   if (r.network !== ctx.network) return reject('unknown_network', `attestation is for network ${r.network}`, r)
   const author = checkAuthor(r.author, ctx, r)
   if (author !== undefined) return author
@@ -106,11 +128,7 @@ export async function validateStateAttestation (data: Uint8Array, ctx: Validatio
   return accept(r)
 }
 
-export async function validateRevocation (data: Uint8Array, ctx: ValidationContext): Promise<Result<Revocation>> {
-  const { record: decoded, refusal } = decodeSized(data, ctx)
-  if (refusal !== undefined || decoded === undefined) return refusal!
-  if (decoded.type !== 'revocation') return reject('unknown_type', `expected a revocation, got a ${decoded.type}`)
-  const r = decoded
+async function checkRevocation (r: Revocation, ctx: ValidationContext): Promise<Result<Revocation>> {
   if (r.network !== ctx.network) return reject('unknown_network', `revocation is for network ${r.network}`, r)
   const signers = r.signatures.map(s => s.peerId)
   const byAuthor = signers.includes(r.moduleAuthor)

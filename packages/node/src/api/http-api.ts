@@ -6,7 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { decodeManifestFile, recordCid } from '@medforge/protocol'
 import type { Daemon } from '../daemon/daemon.ts'
-import { BlobStoreWriteError, InvalidModuleError, NotJoinedError } from '../errors.ts'
+import { MedforgeError, isMedforgeError } from '@medforge/merge-core'
+import { BlobStoreWriteError, InvalidModuleError } from '../errors.ts'
 import { describeComposite, describeStatus } from './views.ts'
 import { dashboardAsset } from './dashboard-assets.ts'
 import { serveEventStream } from './event-stream.ts'
@@ -23,11 +24,29 @@ export interface HttpApiComponents {
   readonly token: string
 }
 
-class HttpError extends Error {
+const HTTP_CODES: Record<number, string> = { 400: 'ERR_BAD_REQUEST', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 413: 'ERR_TOO_LARGE' }
+
+/** A request the API refuses before reaching the daemon (bad body, no token, no route). */
+class HttpError extends MedforgeError {
+  override readonly name = 'HttpError'
+  readonly code: string
   readonly status: number
   constructor (status: number, message: string) {
     super(message)
     this.status = status
+    this.code = HTTP_CODES[status] ?? 'ERR_HTTP'
+  }
+}
+
+/** The HTTP status for a failure, chosen by its stable code. */
+function statusOf (err: MedforgeError): number {
+  if (err instanceof HttpError) return err.status
+  if (err instanceof BlobStoreWriteError) return err.diskFull ? 507 : 500
+  switch (err.code) {
+    case 'ERR_NOT_JOINED': return 404
+    case 'ERR_COMPUTE_DEADLINE': return 503
+    case 'ERR_COMPUTE_WORKER': return 500
+    default: return 422 // the request was understood, and its content refused (with the reason)
   }
 }
 
@@ -147,14 +166,14 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
       res.end(req.method === 'HEAD' ? undefined : text + '\n')
     }
     route(req, url).then(body => send(200, body), (err: unknown) => {
-      if (err instanceof HttpError) send(err.status, { error: err.message })
-      else if (err instanceof NotJoinedError) send(404, { error: err.message, code: err.code })
-      else if (err instanceof InvalidModuleError) send(422, { error: err.message, code: err.code, reason: err.reason })
-      else if (err instanceof BlobStoreWriteError) send(err.diskFull ? 507 : 500, { error: err.message, code: err.code })
-      else if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && err.name !== 'Error') send(422, { error: err.message, code: (err as unknown as { code: string }).code })
-      else send(500, { error: (err as Error).message })
+      if (isMedforgeError(err)) send(statusOf(err), { error: err.message, code: err.code, ...(err instanceof InvalidModuleError ? { reason: err.reason } : {}) })
+      else send(500, { error: (err as Error).message, code: 'ERR_INTERNAL' })
     })
   })
+  // Idle connections stay open longer than clients keep them (undici: the server's hint minus a
+  // margin), so a client never reuses a connection the server is closing at that moment.
+  server.keepAliveTimeout = 30_000
+  server.headersTimeout = 35_000
   const { host, port } = parseListen(listen)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

@@ -7,6 +7,7 @@ import { TOY_HELP, toyCommand } from './toy-commands.ts'
 import { CLINICAL_HELP, dataCommand, evalCommand, trainCommand } from './clinical-commands.ts'
 import { TESTNET_HELP, testnetCommand } from './testnet-command.ts'
 import { UsageError } from './usage-error.ts'
+import { isMedforgeError } from '@medforge/merge-core'
 
 const HELP = `medforge — build a medical foundation model together, without sharing patient data
 
@@ -80,16 +81,29 @@ async function main (argv: string[]): Promise<void> {
   }
 }
 
+// A stray failure must reach the user as a sentence, not a stack trace. The daemon logs it and
+// keeps serving (its state is in the ledger, and one failed network operation is not fatal);
+// every other command stops with status 1.
+const longRunning = process.argv[2] === 'daemon'
+const onStray = (what: string) => (err: unknown): void => {
+  console.error(`medforge: ${what}: ${(err as Error)?.message ?? String(err)}${process.env.MEDFORGE_DEBUG === '1' ? `\n${(err as Error)?.stack ?? ''}` : ''}`)
+  if (!longRunning) process.exit(1)
+}
+process.on('unhandledRejection', onStray('unexpected error (unhandled rejection)'))
+process.on('uncaughtException', onStray('unexpected error'))
+
 try {
   await main(process.argv.slice(2))
 } catch (err) {
   if (err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true)) {
     console.error(`medforge: ${err.message}\nRun 'medforge --help' for usage.`)
     process.exitCode = 2
-  } else if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && err.name !== 'Error') {
+  } else if (isMedforgeError(err)) {
     console.error(`medforge: ${err.message}`)
     process.exitCode = 1
   } else {
-    throw err
+    // Not one of ours: still a message, not a stack trace (MEDFORGE_DEBUG=1 shows the stack).
+    console.error(`medforge: unexpected error: ${(err as Error).message ?? String(err)}${process.env.MEDFORGE_DEBUG === '1' ? `\n${(err as Error).stack ?? ''}` : '\n(run with MEDFORGE_DEBUG=1 for the stack trace)'}`)
+    process.exitCode = 1
   }
 }

@@ -4,7 +4,7 @@
 // one state root, and reports the composite's test metrics next to each site's own module. The
 // dashboards stay up until Ctrl-C unless --exit is given.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -12,12 +12,11 @@ import {
   VIT_ARCHITECTURE, clinicalTask, compositeTaskMetrics, evaluateOnSplit, loadBaseWeights, loadTf, METHOD_NAMES, readPeftAdapter
 } from '@medforge/merge-core'
 import type { BackendName } from '@medforge/merge-core'
-import { PROTOCOL_VERSION, encodeManifestFile, parseManifestBody, signManifest } from '@medforge/protocol'
-import type { MemberRole } from '@medforge/protocol'
 import { compositeFromDataDir } from '../daemon/composite-export.ts'
-import { loadNetworkState } from '../daemon/network-state.ts'
 import { DataDir } from '../store/data-dir.ts'
-import { MEDFORGE_BIN, spawnDaemon } from '../testnet/daemon-process.ts'
+import { agreeOn } from '../testnet/convergence.ts'
+import { DaemonUnreachableError, MEDFORGE_BIN, logTail, spawnDaemon } from '../testnet/daemon-process.ts'
+import { createLocalNetwork } from '../testnet/local-network.ts'
 import type { DaemonProcess } from '../testnet/daemon-process.ts'
 import { createLiveTable } from '../testnet/live-table.ts'
 import type { SiteRow } from '../testnet/live-table.ts'
@@ -36,6 +35,9 @@ export const TESTNET_HELP = `medforge testnet — a local multi-institution netw
       --json             print a machine-readable summary at the end
   Smaller runs: --epochs N --max-train N --ipc N --distill-iterations N --fusion-budget N
 `
+
+/** From the last publication to every daemon attesting one root (Fusion folds take a while on 2 cores). */
+const CONVERGENCE_TIMEOUT_MS = 5 * 60_000
 
 interface SiteState extends TestnetSite {
   dir: string
@@ -91,42 +93,23 @@ export async function testnetCommand (args: string[]): Promise<void> {
 
   say(`MedForge testnet: ${plan.length} institutions in ${base}`)
   const baseModel = loadBaseWeights()
-  const sites: SiteState[] = []
-  for (const p of plan) {
-    const dir = join(base, p.name.toLowerCase().replace(/\s+/g, '-'))
-    await new DataDir(dir).init(p.name, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
-    sites.push({ ...p, dir, bundle: join(dir, 'bundle'), phase: 'starting' })
-  }
-  const identities = sites.map(s => new DataDir(s.dir).identity())
   const tasks = [...new Set(plan.map(p => p.task))].map(id => {
     const t = clinicalTask(id)
     return { id: t.id, modality: t.modality, labels: [...t.labels], metric: 'auc' }
   })
-  const body = parseManifestBody({
-    protocol: PROTOCOL_VERSION,
+  const net = await createLocalNetwork({
+    dir: base,
     networkId: 'local-testnet',
     name: 'MedForge local testnet',
-    revision: 0,
-    network: null,
-    parent: null,
+    sites: plan.map(p => ({ name: p.name })),
     baseModel: { architecture: VIT_ARCHITECTURE, weights: baseModel.cid },
     tasks,
     lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 },
     merge: { method, params: values['fusion-budget'] === undefined || !method.startsWith('medforge-') ? {} : { budget: Number(values['fusion-budget']) } },
-    members: sites.map((s, i) => ({ peerId: identities[i]!.peerId, name: s.name, roles: ['contributor'] as MemberRole[] })),
-    quorum: 1,
-    limits: { maxModuleBytes: 16 * 1024 * 1024, maxMessageBytes: 64 * 1024 },
-    bootstrap: [],
-    createdAt: Date.now()
+    limits: { maxModuleBytes: 16 * 1024 * 1024, maxMessageBytes: 64 * 1024 }
   })
-  const manifest = await signManifest({ body, signatures: [] }, identities[0]!)
-  const state = await loadNetworkState([manifest])
-  writeFileSync(join(base, 'manifest.json'), encodeManifestFile(manifest))
-  for (const s of sites) {
-    const dd = new DataDir(s.dir)
-    dd.saveChain(state.network, [manifest])
-    dd.writeConfig({ ...dd.config(), networks: [state.network] })
-  }
+  const sites: SiteState[] = plan.map((p, i) => ({ ...p, dir: net.sites[i]!.dir, bundle: join(net.sites[i]!.dir, 'bundle'), phase: 'starting' }))
+  const state = { network: net.network }
   say(`network ${state.network} (${method}), manifest ${join(base, 'manifest.json')}`)
 
   const stopAll = async (): Promise<void> => { await Promise.all(sites.map(async s => await s.daemon?.stop())) }
@@ -142,7 +125,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
 
   try {
     for (const [i, s] of sites.entries()) {
-      s.daemon = await spawnDaemon(s.dir, { bootstrap: i === 0 ? [] : sites[0]!.daemon!.addresses, extraArgs: ['--sync-interval', '2000'] })
+      s.daemon = await spawnDaemon(s.dir, { label: s.name, bootstrap: i === 0 ? [] : sites[0]!.daemon!.addresses, extraArgs: ['--sync-interval', '2000'] })
     }
     say(`${sites.length} daemons up; dashboards: ${sites.map(s => `${s.name} ${s.daemon!.url}/`).join(', ')}`)
     say()
@@ -187,15 +170,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     }))
 
     // Convergence: every daemon attests the same root over all modules.
-    const deadline = Date.now() + 180_000
-    let root: string | undefined
-    while (root === undefined) {
-      const st = await Promise.all(sites.map(async s => (await s.daemon!.get('/status')).networks[0]))
-      const roots = new Set(st.map(n => n.stateRoot))
-      if (roots.size === 1 && st.every(n => n.moduleCount === sites.length && n.merging === false && n.agreement.agree === true)) root = st[0].stateRoot as string
-      else if (Date.now() > deadline) throw new Error(`the daemons did not converge within 3 minutes (roots: ${[...roots].join(', ')})`)
-      else await new Promise(r => setTimeout(r, 250))
-    }
+    const root = await agreeOn(sites.map(s => s.daemon!), sites.length, CONVERGENCE_TIMEOUT_MS, { attested: true })
     for (const s of sites) s.phase = 'converged'
     if (ticker !== undefined) { clearInterval(ticker); table.render(await rows()) }
     const convergedSeconds = (performance.now() - started) / 1000
@@ -242,7 +217,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     await new Promise<void>(() => {}) // until SIGINT/SIGTERM
   } catch (err) {
     for (const s of sites) {
-      if (s.daemon !== undefined && s.daemon.child.exitCode !== null) console.error(`${s.name}'s daemon exited:\n${s.daemon.output().slice(-2000)}`)
+      if (s.daemon !== undefined && s.daemon.child.exitCode !== null && !(err instanceof DaemonUnreachableError)) console.error(`${s.name}'s daemon exited:\n${logTail(s.daemon.output())}`)
     }
     throw err
   } finally {

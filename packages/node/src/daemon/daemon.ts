@@ -26,6 +26,8 @@ import type { SignedManifest } from '@medforge/protocol'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { NotJoinedError } from '../errors.ts'
+import { createComputeWorkers } from '../compute/compute-workers.ts'
+import type { ComputeWorkersInit } from '../compute/compute-workers.ts'
 import { createDaemonMetrics, createRegistry } from './metrics.ts'
 import type { DaemonMetrics } from './metrics.ts'
 
@@ -42,6 +44,8 @@ export interface DaemonOptions {
   /** A disk budget for the blob store (bytes). */
   readonly maxBlobBytes?: number
   readonly runtime?: NetworkRuntimeOptions
+  /** Deadlines of the compute threads' jobs. */
+  readonly compute?: Pick<ComputeWorkersInit, 'mergeDeadlineMs' | 'checkDeadlineMs'>
 }
 
 export interface PeerInfo {
@@ -115,8 +119,9 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
     }
   })
   const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
+  const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })
   const runtimes = new Map<string, NetworkRuntime>()
-  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, identity, events, state, penalties, log, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
+  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
   const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
   const latency = new Map<string, number>()
   const cursors = new Map<string, number>()
@@ -201,7 +206,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       if (manifestCid(revision.body) === manifestCid(chain.at(-1)!.body)) return { network: rt.state.network, revision: revision.body.revision, revoked: [...rt.state.revoked] }
       const next = await loadNetworkState([...chain, revision]) // verifies signatures, quorum and the chain
       dataDir.saveChain(next.network, next.chain)
-      rt.updateState(next)
+      await rt.updateState(next)
       states = states.map(s => s.network === next.network ? next : s)
       for (const peer of next.revoked) await libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
       log(`network ${next.network}: revision ${next.manifest.revision} applied (${next.members.size} members, ${next.revoked.size} revoked)`)
@@ -212,6 +217,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       await daemon.api.close()
       for (const e of exchanges) e.stop()
       for (const r of runtimes.values()) await r.stop()
+      await compute.stop()
       await libp2p.stop()
       ledger.close()
       log('stopped')

@@ -30,16 +30,35 @@ export interface BlobStoreOptions {
 
 const CID_PATTERN = /^b[a-z2-7]{20,120}$/
 
+/** Where a blob lives in a store directory (throws on anything that is not a blob CID). */
+export function blobPath (dir: string, cid: string): string {
+  if (!CID_PATTERN.test(cid)) throw new TypeError(`not a blob CID: ${JSON.stringify(cid.slice(0, 140))}`)
+  return join(dir, cid.slice(-2), cid)
+}
+
+/**
+ * A blob read straight from a store directory and checked against its CID, without the store's
+ * bookkeeping: how a worker thread reads what the daemon's store wrote. Undefined when absent.
+ */
+export function readVerifiedBlob (dir: string, cid: string): Uint8Array | undefined {
+  let bytes: Uint8Array
+  try {
+    bytes = readFileSync(blobPath(dir, cid))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  if (rawCidOf(bytes) !== cid) throw new CorruptBlobError(cid, blobPath(dir, cid))
+  return bytes
+}
+
 export function createBlobStore (dir: string, options: BlobStoreOptions = {}): BlobStore {
   const tmpDir = join(dir, 'tmp')
   const quarantine = join(dir, 'quarantine')
   mkdirSync(tmpDir, { recursive: true })
   // Leftovers of writes interrupted by a crash: never visible under a CID, safe to drop.
   for (const f of readdirSync(tmpDir)) rmSync(join(tmpDir, f), { force: true })
-  const pathOf = (cid: string): string => {
-    if (!CID_PATTERN.test(cid)) throw new TypeError(`not a blob CID: ${JSON.stringify(cid.slice(0, 140))}`)
-    return join(dir, cid.slice(-2), cid)
-  }
+  const pathOf = (cid: string): string => blobPath(dir, cid)
   let counter = 0
   let used = 0
   // Blobs already verified by this process, by path, with the size and mtime they had then: a

@@ -1,13 +1,12 @@
 // Turns a module row and its two blobs into a merge input, or says precisely why it cannot be one.
 // Every honest peer runs the same checks on the same bytes, so all of them exclude the same modules.
 import { decodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
-import type { LoraModule, MergeInput } from '@medforge/merge-core'
-import { InvalidModuleError } from '../errors.ts'
-import type { BlobStore } from '../store/blob-store.ts'
-import type { Ledger, ModuleRow } from '../store/ledger.ts'
-import { checkLoraPolicy } from './network-model.ts'
-import type { NetworkState } from './network-state.ts'
+import type { LoraModule } from '@medforge/merge-core'
 import type { TaskSpec } from '@medforge/protocol'
+import { InvalidModuleError } from '../errors.ts'
+import { checkLoraPolicy } from '../daemon/network-model.ts'
+import type { NetworkState } from '../daemon/network-state.ts'
+import type { ModuleRef } from './merge-job.ts'
 
 /**
  * The network's policy and the base model's shapes, checked on a decoded module and its distilled
@@ -20,7 +19,7 @@ export function checkFitsNetwork (state: NetworkState, module: LoraModule, task:
   return state.model.decodeDistilled(distilledBytes, task, distilledWhere)
 }
 
-export function verifyModule (state: NetworkState, row: ModuleRow, moduleBytes: Uint8Array, distilledBytes: Uint8Array): { module: LoraModule, context: unknown } | InvalidModuleError {
+export function verifyModule (state: NetworkState, row: ModuleRef, moduleBytes: Uint8Array, distilledBytes: Uint8Array): { module: LoraModule, context: unknown } | InvalidModuleError {
   const task = state.tasks.get(row.task)
   if (task === undefined) return new InvalidModuleError(`module ${row.cid}`, `task "${row.task}" is not in the network`, 'unknown_task')
   try {
@@ -33,30 +32,5 @@ export function verifyModule (state: NetworkState, row: ModuleRow, moduleBytes: 
   } catch (err) {
     if (err instanceof InvalidModuleError) return err
     return new InvalidModuleError(`module ${row.cid}`, (err as Error).message, 'malformed')
-  }
-}
-
-/** Loads the ready modules as merge inputs, decoding each once (cached by CID). */
-export function createInputLoader (state: NetworkState, ledger: Ledger, blobs: BlobStore): { load: () => MergeInput[], forget: (cid: string) => void } {
-  const cache = new Map<string, MergeInput>()
-  return {
-    forget: cid => { cache.delete(cid) },
-    load () {
-      const rows = ledger.modules(state.network, 'ready')
-      const live = new Set(rows.map(r => r.cid))
-      for (const k of cache.keys()) if (!live.has(k)) cache.delete(k)
-      return rows.map(row => {
-        const cached = cache.get(row.cid)
-        if (cached !== undefined && cached.height === row.height) return cached
-        const moduleBytes = blobs.get(row.moduleBlob)
-        const distilledBytes = blobs.get(row.distilled)
-        if (moduleBytes === undefined || distilledBytes === undefined) throw new InvalidModuleError(`module ${row.cid}`, 'marked ready but its blobs are missing from the store', 'malformed')
-        const verdict = verifyModule(state, row, moduleBytes, distilledBytes)
-        if (verdict instanceof InvalidModuleError) throw verdict
-        const input: MergeInput = { module: verdict.module, height: row.height, sampleCount: row.samples, task: row.task, context: verdict.context, label: row.cid, cid: row.cid }
-        cache.set(row.cid, input)
-        return input
-      })
-    }
   }
 }

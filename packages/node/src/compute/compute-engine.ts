@@ -1,0 +1,160 @@
+// The heavy work of a daemon, in whatever thread runs it: verifying a module against its network,
+// and merging the ready modules (Fusion folds resume from a checkpoint and report each new prefix).
+// The daemon runs it in worker threads (compute-workers.ts); `medforge composite export` runs it
+// in-process. Decoded modules are cached by CID, so a module is decoded once per thread.
+import { canonicalMethod, canonicalOrder, cidListHash, decodeModuleFile, encodeModuleFile, fusionStep, headCid, mergeModules, moduleCid } from '@medforge/merge-core'
+import type { CandidateEvaluator, FusionState, MergeInput, MergeResult } from '@medforge/merge-core'
+import type { SignedManifest } from '@medforge/protocol'
+import { CorruptBlobError, InvalidModuleError, MergeCancelledError, NotJoinedError } from '../errors.ts'
+import { loadNetworkState } from '../daemon/network-state.ts'
+import type { NetworkState } from '../daemon/network-state.ts'
+import { distilledSetMetrics } from './composite-metrics.ts'
+import type { Checkpoint, MergeJob, MergeSummary, ModuleRef } from './merge-job.ts'
+import { orderRefs } from './merge-job.ts'
+import { checkFitsNetwork, verifyModule } from './module-verifier.ts'
+
+export type VerifyOutcome =
+  | { readonly ok: true }
+  | { readonly ok: false, readonly reason: InvalidModuleError['reason'], readonly message: string }
+
+export interface PublishCheck { readonly module: string, readonly head: string | null }
+
+export interface MergeControl {
+  /** Polled between loss evaluations: true abandons the merge (MergeCancelledError). */
+  readonly cancelled: () => boolean
+  readonly onCheckpoint: (checkpoint: Checkpoint) => void
+}
+
+export interface ComputeEngineComponents {
+  /** A blob's bytes, verified against its CID; undefined when the store lacks it. */
+  readonly readBlob: (cid: string) => Uint8Array | undefined
+}
+
+export interface ComputeEngine {
+  setNetwork (chain: readonly SignedManifest[]): Promise<void>
+  verify (network: string, ref: ModuleRef): VerifyOutcome
+  /** What a publisher checks before signing: the module fits the network; its CIDs. */
+  checkPublish (network: string, task: string, moduleFile: Uint8Array, distilledFile: Uint8Array): PublishCheck
+  merge (job: MergeJob, control: MergeControl): Promise<{ result: MergeResult, summary: MergeSummary }>
+}
+
+/** The hex key under which a Fusion prefix is checkpointed. */
+export function prefixKey (orderedCids: readonly string[]): string {
+  return Buffer.from(cidListHash(orderedCids)).toString('hex')
+}
+
+function cancellable<D> (evaluator: CandidateEvaluator<D>, cancelled: () => boolean): CandidateEvaluator<D> {
+  const check = (): void => { if (cancelled()) throw new MergeCancelledError() }
+  const predict = evaluator.predict?.bind(evaluator)
+  return {
+    id: evaluator.id,
+    loss: (candidate, contributor) => { check(); return evaluator.loss(candidate, contributor) },
+    ...(predict === undefined ? {} : { predict: (module, contributor) => { check(); return predict(module, contributor) } })
+  }
+}
+
+export function createComputeEngine (components: ComputeEngineComponents): ComputeEngine {
+  const states = new Map<string, NetworkState>()
+  /** Verified, decoded modules by network and CID. */
+  const decoded = new Map<string, MergeInput>()
+
+  const stateOf = (network: string): NetworkState => {
+    const state = states.get(network)
+    if (state === undefined) throw new NotJoinedError(`network ${network} is not known to this compute thread`)
+    return state
+  }
+
+  function blob (cid: string, what: string, ref: ModuleRef): Uint8Array {
+    const bytes = components.readBlob(cid)
+    if (bytes === undefined) throw new InvalidModuleError(`module ${ref.cid}`, `its ${what} blob ${cid} is missing from the store`, 'malformed')
+    return bytes
+  }
+
+  function load (state: NetworkState, ref: ModuleRef): MergeInput {
+    const key = `${state.network}|${ref.cid}`
+    const cached = decoded.get(key)
+    if (cached !== undefined && cached.height === ref.height && cached.sampleCount === ref.samples) return cached
+    const verdict = verifyModule(state, ref, blob(ref.moduleBlob, 'module', ref), blob(ref.distilled, 'distilled set', ref))
+    if (verdict instanceof InvalidModuleError) throw verdict
+    const input: MergeInput = { module: verdict.module, height: ref.height, sampleCount: ref.samples, task: ref.task, context: verdict.context, label: ref.cid, cid: ref.cid }
+    decoded.set(key, input)
+    return input
+  }
+
+  /** Folds with MedForge-Fusion from the job's checkpoint, reporting every new prefix. */
+  async function fold (state: NetworkState, job: MergeJob, inputs: readonly MergeInput[], evaluator: CandidateEvaluator<unknown>, control: MergeControl): Promise<FusionState> {
+    const method = canonicalMethod(state.method, evaluator.id)
+    if (method.name !== 'medforge-fusion') throw new TypeError(`fold needs medforge-fusion, the network uses ${method.name}`)
+    const ordered = canonicalOrder(inputs)
+    let folded: FusionState | undefined
+    const start = job.resumeFrom?.count ?? 0
+    if (job.resumeFrom !== undefined) {
+      const bytes = components.readBlob(job.resumeFrom.blob)
+      if (bytes === undefined) throw new InvalidModuleError(`checkpoint ${job.resumeFrom.blob}`, 'missing from the store', 'malformed')
+      folded = { module: decodeModuleFile(bytes, `checkpoint ${job.resumeFrom.blob}`), contributors: ordered.slice(0, start), steps: job.resumeFrom.steps }
+    }
+    for (let i = start; i < ordered.length; i++) {
+      folded = await fusionStep(folded, ordered[i]!, method, evaluator)
+      control.onCheckpoint({ prefix: prefixKey(ordered.slice(0, i + 1).map(x => x.cid)), count: i + 1, moduleFile: encodeModuleFile({ ...folded.module, heads: new Map() }), steps: folded.steps })
+    }
+    return folded!
+  }
+
+  return {
+    async setNetwork (chain) {
+      const state = await loadNetworkState(chain)
+      states.set(state.network, state)
+    },
+
+    verify (network, ref) {
+      const state = stateOf(network)
+      try {
+        load(state, ref)
+        return { ok: true }
+      } catch (err) {
+        if (err instanceof InvalidModuleError) return { ok: false, reason: err.reason, message: err.message }
+        if (err instanceof CorruptBlobError) throw err // this node's disk, not the module: not a verdict
+        return { ok: false, reason: 'malformed', message: `module ${ref.cid}: ${(err as Error).message}` }
+      }
+    },
+
+    checkPublish (network, taskId, moduleFile, distilledFile) {
+      const state = stateOf(network)
+      const task = state.tasks.get(taskId)
+      if (task === undefined) throw new InvalidModuleError('publish', `task "${taskId}" is not one of the network's tasks (${[...state.tasks.keys()].join(', ')})`, 'unknown_task')
+      const module = decodeModuleFile(moduleFile, 'published module')
+      checkFitsNetwork(state, module, task, distilledFile, 'published module', 'published distilled set')
+      return { module: moduleCid(module), head: headCid(module) ?? null }
+    },
+
+    async merge (job, control) {
+      const state = stateOf(job.network)
+      const refs = orderRefs(job.modules)
+      const live = new Set(refs.map(r => `${job.network}|${r.cid}`))
+      for (const key of decoded.keys()) if (key.startsWith(`${job.network}|`) && !live.has(key)) decoded.delete(key)
+      const inputs = refs.map(ref => load(state, ref))
+      const evaluator = cancellable(state.model.evaluator(), control.cancelled)
+      const searched = state.method.name === 'medforge-fusion' && inputs.length > 0
+      const resumeFrom = searched ? await fold(state, job, inputs, evaluator, control) : undefined
+      const result = await mergeModules(inputs, state.method, { evaluator, ...(resumeFrom === undefined ? {} : { resumeFrom }) })
+      let metrics = {}
+      try {
+        metrics = await distilledSetMetrics(result, evaluator)
+      } catch (err) {
+        if (err instanceof MergeCancelledError) throw err
+        // Indicative numbers only: a model that cannot score its sets still merges.
+      }
+      const summary: MergeSummary = {
+        stateRoot: result.stateRoot,
+        engineVersion: result.engineVersion,
+        method: result.method,
+        inputs: result.inputs.map(i => ({ cid: i.cid, task: i.task, height: i.height, sampleCount: i.sampleCount })),
+        ...(result.weights === undefined ? {} : { weights: result.weights }),
+        ...(result.steps === undefined ? {} : { steps: result.steps }),
+        metrics,
+        resumedFrom: searched ? job.resumeFrom?.count ?? 0 : 0
+      }
+      return { result, summary }
+    }
+  }
+}

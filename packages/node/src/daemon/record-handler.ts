@@ -1,0 +1,132 @@
+// Every signed record, from gossip, sync or this node itself, goes through here once: decoded and
+// validated once (protocol's rules, cheapest first), then applied to the ledger in one transaction.
+// Announcements whose parent is unknown wait in the pending pool; accepted ones are fetched.
+import type { PeerId } from '@libp2p/interface'
+import { recordCid, validateRecord } from '@medforge/protocol'
+import type { ModuleAnnouncement, SignedRecord, ValidationResult } from '@medforge/protocol'
+import { DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE, DEFAULT_MAX_GOSSIP_AGE_MS } from '../constants.ts'
+import { createRateLimiter } from '../p2p/rate-limiter.ts'
+import type { Ledger } from '../store/ledger.ts'
+import type { DaemonEvents } from './events.ts'
+import { validationContext } from './network-state.ts'
+import type { NetworkState } from './network-state.ts'
+import type { PendingPool } from './pending-pool.ts'
+import { applyAnnouncement, applyAttestation, applyEquivocation, applyRevocation } from './record-effects.ts'
+import type { CountRefusal, RecordSource } from './refusals.ts'
+
+export interface RecordHandlerComponents {
+  readonly state: () => NetworkState
+  readonly ledger: Ledger
+  readonly events: Pick<DaemonEvents, 'emit'>
+  readonly countRefusal: CountRefusal
+  readonly pending: PendingPool
+  /** An accepted announcement: fetch its blobs (first from the peer that sent it). */
+  readonly onAnnouncement: (module: string, from?: PeerId) => void
+  /** The set of mergeable modules changed (a revocation, an equivocation). */
+  readonly onInputsChanged: () => void
+  readonly log: (line: string) => void
+}
+
+export interface RecordHandlerInit {
+  readonly maxGossipAgeMs?: number
+  readonly authorAnnouncementsPerMinute?: number
+}
+
+export interface RecordHandler {
+  handle (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>>
+  /** Re-handles the announcements that were waiting for `root`. */
+  release (root: string): void
+}
+
+/** A clear message for a failed ledger write (SQLite says "database or disk is full"). */
+function storageErrorMessage (err: unknown): string {
+  const message = (err as Error).message
+  return /disk is full|SQLITE_FULL|ENOSPC/i.test(message) ? `ledger write failed: the disk is full (${message})` : `ledger write failed: ${message}`
+}
+
+export function createRecordHandler (components: RecordHandlerComponents, init: RecordHandlerInit = {}): RecordHandler {
+  const { ledger, events, countRefusal, pending, log } = components
+  const perMinute = init.authorAnnouncementsPerMinute ?? DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE
+  const authorLimiter = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+  const maxGossipAgeMs = init.maxGossipAgeMs ?? DEFAULT_MAX_GOSSIP_AGE_MS
+
+  function lookups (network: string, source: RecordSource) {
+    return {
+      isKnownRecord: (cid: string) => ledger.hasRecord(cid),
+      rootHeight: (root: string) => ledger.rootHeight(network, root),
+      equivocates: (r: ModuleAnnouncement) => ledger.announcedModules(network, r.author, r.task, r.parentRoot).some(m => m !== r.module),
+      ...(source === 'gossip' ? { maxAgeMs: maxGossipAgeMs } : {})
+    }
+  }
+
+  /** Keeps the evidence (sync spreads it, so every peer withdraws the same modules) and withdraws. */
+  function withdrawEquivocation (r: ModuleAnnouncement, bytes: Uint8Array): void {
+    const withdrawn = ledger.transaction(() => {
+      ledger.addRecord({ cid: recordCid(r), network: r.network, type: r.type, author: r.author, bytes })
+      return applyEquivocation(ledger, r)
+    })
+    if (withdrawn.length > 0) {
+      log(`equivocation by ${r.author.slice(-8)}: withdrew ${withdrawn.length} module(s)`)
+      components.onInputsChanged()
+    }
+  }
+
+  async function handle (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>> {
+    const state = components.state()
+    const network = state.network
+    let result = await validateRecord(bytes, validationContext(state, lookups(network, source)))
+    // A valid announcement still counts against its author's rate (a member flooding the network).
+    if (result.verdict === 'accept' && result.record?.type === 'module-announcement' && source !== 'local' && !authorLimiter.take(result.record.author)) {
+      result = { verdict: 'ignore', code: 'rate_limited', detail: `${result.record.author} announces faster than ${perMinute} modules a minute`, record: result.record }
+    }
+    if (result.code === 'equivocation' && result.record?.type === 'module-announcement') withdrawEquivocation(result.record, bytes)
+    if (result.verdict !== 'accept') {
+      if (result.code === 'parent_unknown' && result.record?.type === 'module-announcement') {
+        if (!pending.park(result.record.parentRoot, { bytes, source, ...(from === undefined ? {} : { from }) })) countRefusal('parent_unknown', 'pending pool full', source, from)
+      } else if (result.code !== 'duplicate' || source === 'gossip') {
+        // Gossip's own seen-cache drops ordinary duplicates, so one that reaches here is a replay.
+        countRefusal(result.code, result.detail ?? '', source, from, result.verdict === 'ignore' ? 'ignore' : 'reject')
+      }
+      return result
+    }
+    const record = result.record!
+    const cid = recordCid(record)
+    let added: boolean
+    try {
+      added = ledger.transaction(() => {
+        if (!ledger.addRecord({ cid, network, type: record.type, author: 'author' in record ? record.author : record.moduleAuthor, bytes })) return false
+        if (record.type === 'module-announcement') applyAnnouncement(ledger, record)
+        return true
+      })
+    } catch (err) {
+      // Nothing was stored, so the record is not "known": sync delivers it again once writes work.
+      const message = storageErrorMessage(err)
+      events.emit('storage-error', { network, what: `${record.type} ${cid}`, error: message })
+      log(`cannot store ${record.type} ${cid}: ${message}`)
+      countRefusal('storage_full', message, source, from, 'ignore')
+      return { verdict: 'ignore', code: 'storage_full', detail: message, record }
+    }
+    if (!added) return { verdict: 'ignore', code: 'duplicate', detail: 'already seen', record }
+    events.emit('record', { network, type: record.type, cid, source, from: from?.toString() })
+    switch (record.type) {
+      case 'module-announcement':
+        log(`module ${record.module.slice(-12)} (${record.task}, height ${record.height}) from ${record.author.slice(-8)} via ${source}`)
+        components.onAnnouncement(record.module, from)
+        break
+      case 'state-attestation':
+        if (applyAttestation(ledger, record)) release(record.stateRoot)
+        events.emit('attestation', { network, author: record.author, stateRoot: record.stateRoot, height: record.height })
+        break
+      case 'revocation':
+        if (applyRevocation(ledger, record)) components.onInputsChanged()
+        break
+    }
+    return result
+  }
+
+  function release (root: string): void {
+    for (const w of pending.release(root)) void handle(w.bytes, w.source, w.from)
+  }
+
+  return { handle, release }
+}
