@@ -11,6 +11,15 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } }
   },
   {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable' } }
+  },
+  {
+    // One concept per file: a source file past this many lines is doing two things.
+    files: ['packages/*/src/**/*.ts', 'scripts/**/*.ts'],
+    rules: { 'max-lines': ['error', { max: 300, skipBlankLines: true, skipComments: true }] }
+  },
+  {
     files: ['packages/node/src/api/dashboard/**/*.js'],
     languageOptions: {
       sourceType: 'script',

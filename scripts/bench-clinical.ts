@@ -8,11 +8,10 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  CLINICAL_TASKS, VIT_TINY, canonicalMethod, canonicalOrder, compositeTaskMetrics, distill, evaluateOnSplit, fusionStep,
-  initVitWeights, loadBaseWeights, loadTf, mergeModules, siteShard, trainLora, vitEvaluator
-} from '../packages/merge-core/src/index.ts'
-import type { BackendName, ClassificationMetrics, LoraModule, MergeInput, MergeMethod, VitContext, VitWeights } from '../packages/merge-core/src/index.ts'
+import { canonicalMethod, canonicalOrder, fusionStep, mergeModules } from '@medforge/merge-core'
+import { CLINICAL_TASKS, VIT_TINY, compositeTaskMetrics, distill, evaluateOnSplit, initVitWeights, loadBaseWeights, loadTf, siteShard, trainLora, vitEvaluator } from '@medforge/clinical'
+import type { LoraModule, MergeInput, MergeMethod } from '@medforge/merge-core'
+import type { BackendName, ClassificationMetrics, VitContext, VitWeights } from '@medforge/clinical'
 
 const { values } = parseArgs({ options: { backend: { type: 'string' }, 'no-write': { type: 'boolean' }, epochs: { type: 'string' } } })
 const backend = (values.backend ?? 'wasm') as BackendName

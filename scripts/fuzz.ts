@@ -3,14 +3,12 @@
 //   node scripts/fuzz.ts [--runs N]
 import { parseArgs } from 'node:util'
 import fc from 'fast-check'
-import {
-  InvalidAdapterError, InvalidDistilledSetError, InvalidNpzError, InvalidSafetensorsError, ToyModel, decodeDistilledSet, decodeModuleFile, decodeSafetensors,
-  encodeDistilledSet, encodeModuleFile, encodeNpz, encodeSafetensors, parseNpz
-} from '../packages/merge-core/src/index.ts'
+import { InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError, ToyModel, decodeDistilledSet, decodeModuleFile, decodeSafetensors, encodeDistilledSet, encodeModuleFile, encodeSafetensors } from '@medforge/merge-core'
+import { InvalidNpzError, encodeNpz, parseNpz } from '@medforge/clinical'
 import {
   MalformedError, TooLargeError, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeManifestFile, decodePeerAdvert, decodeRecord, decodeSyncRequest,
   decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeFrame, encodeManifestFile, encodePeerAdvert, encodeRecord, encodeSyncRequest, encodeSyncResponse
-} from '../packages/protocol/src/index.ts'
+} from '@medforge/protocol'
 import { genesis, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const { values } = parseArgs({ options: { runs: { type: 'string' } } })

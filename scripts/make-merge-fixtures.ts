@@ -4,8 +4,8 @@
 //   node scripts/make-merge-fixtures.ts
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ToyModel, f32ToF16, mergeModules, moduleCid, headCid, writePeftAdapter } from '../packages/merge-core/src/index.ts'
-import type { MergeMethod } from '../packages/merge-core/src/index.ts'
+import { ToyModel, f32ToF16, mergeModules, moduleCid, headCid, writePeftAdapter } from '@medforge/merge-core'
+import type { MergeMethod } from '@medforge/merge-core'
 import { toyInputs } from '../packages/merge-core/test/toy-inputs.ts'
 
 const root = join(import.meta.dirname, '..', 'packages', 'merge-core', 'test', 'fixtures')

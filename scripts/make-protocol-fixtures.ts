@@ -3,7 +3,7 @@
 //   node scripts/make-protocol-fixtures.ts
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePeerAdvert, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid } from '../packages/protocol/src/index.ts'
+import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePeerAdvert, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid } from '@medforge/protocol'
 import { genesis, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const ids = await identities()

@@ -3,8 +3,9 @@
 //   npm run pretrain [-- --epochs N --backend wasm|cpu --out FILE]
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { BASE_WEIGHTS_FILE, VIT_TINY, cidOfBytes, encodeVitWeights, loadTf, pretrainVit } from '../packages/merge-core/src/index.ts'
-import type { BackendName } from '../packages/merge-core/src/index.ts'
+import { cidOfBytes } from '@medforge/merge-core'
+import { BASE_WEIGHTS_FILE, VIT_TINY, encodeVitWeights, loadTf, pretrainVit } from '@medforge/clinical'
+import type { BackendName } from '@medforge/clinical'
 
 const { values } = parseArgs({ options: { epochs: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, categories: { type: 'string' }, instances: { type: 'string' } } })
 export const PRETRAIN_RECIPE = { seed: 'medforge-base/v1', categories: Number(values.categories ?? 64), instances: Number(values.instances ?? 50), epochs: Number(values.epochs ?? 20), batchSize: 64, learningRate: 1e-3 }

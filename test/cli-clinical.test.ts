@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseNpz } from '@medforge/merge-core'
+import { parseNpz } from '@medforge/clinical'
 import { bin, root } from './support/testnet-fixture.ts'
 
 const medforge = (...args: string[]): { status: number | null, stdout: string, stderr: string } => {

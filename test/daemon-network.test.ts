@@ -69,7 +69,7 @@ describe('daemons on loopback (data-free merge)', { timeout: 240_000 }, () => {
       } else {
         const bundleBody = {
           task,
-          module: Buffer.from(await import('../packages/node/src/cli/module-bundle.ts').then(m => m.readModuleBundle(dir).moduleFile)).toString('base64'),
+          module: Buffer.from(await import('@medforge/node').then(m => m.readModuleBundle(dir).moduleFile)).toString('base64'),
           distilled: readFileSync(join(dir, 'distilled.safetensors')).toString('base64'),
           samples: 64
         }
@@ -164,7 +164,7 @@ describe('daemons on loopback (MedForge-Fusion)', { timeout: 180_000 }, () => {
     daemons.push(first)
     for (const site of net.sites.slice(1)) daemons.push(await startDaemon(site, { bootstrap: first.addresses }))
     const bundles = [makeBundle(join(net.base, 'f0'), 'task-1', 'f0'), makeBundle(join(net.base, 'f1'), 'task-2', 'f1'), makeBundle(join(net.base, 'f2'), 'task-1', 'f2')]
-    const { readModuleBundle } = await import('../packages/node/src/cli/module-bundle.ts')
+    const { readModuleBundle } = await import('@medforge/node')
     for (const [i, dir] of bundles.entries()) {
       const b = readModuleBundle(dir)
       const res = await daemons[i]!.post('/modules', { task: b.meta.task, module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 })

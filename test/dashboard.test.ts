@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { readModuleBundle } from '../packages/node/src/cli/module-bundle.ts'
+import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle, root, startDaemon, waitFor } from './support/testnet-fixture.ts'
 import type { RunningDaemon, Testnet } from './support/testnet-fixture.ts'
 

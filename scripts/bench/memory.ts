@@ -3,11 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { VIT_ARCHITECTURE, distill, encodeDistilledSet, encodeModuleFile, loadBaseWeights, loadSplit, loadTf, subset, trainLora } from '../../packages/merge-core/src/index.ts'
-import { PROTOCOL_VERSION, parseManifestBody, signManifest } from '../../packages/protocol/src/index.ts'
-import { DataDir } from '../../packages/node/src/store/data-dir.ts'
-import { loadNetworkState } from '../../packages/node/src/daemon/network-state.ts'
-import { spawnDaemon } from '../../packages/node/src/testnet/daemon-process.ts'
+import { encodeDistilledSet, encodeModuleFile } from '@medforge/merge-core'
+import { VIT_ARCHITECTURE, distill, loadBaseWeights, loadSplit, loadTf, subset, trainLora } from '@medforge/clinical'
+import { PROTOCOL_VERSION, parseManifestBody, signManifest } from '@medforge/protocol'
+import { DataDir } from '@medforge/node'
+import { loadNetworkState } from '@medforge/node'
+import { spawnDaemon } from '@medforge/node'
 
 export const MEMORY_HEADER = '| daemon | RSS MiB |\n|---|---|'
 

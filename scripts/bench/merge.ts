@@ -1,7 +1,7 @@
 // Merge throughput: the data-free methods and MedForge-Fusion's fold step (a·M + b·L on every
 // factor) on CLIP ViT-B/16-sized LoRA modules, next to a plain memory copy of the same bytes.
-import { combine, mergeModules, moduleCid, newLoraConfig } from '../../packages/merge-core/src/index.ts'
-import type { LoraModule, LoraPair, MergeInput, MergeMethod } from '../../packages/merge-core/src/index.ts'
+import { combine, mergeModules, moduleCid, newLoraConfig } from '@medforge/merge-core'
+import type { LoraModule, LoraPair, MergeInput, MergeMethod } from '@medforge/merge-core'
 
 // CLIP ViT-B/16 vision tower: 12 layers, width 768; LoRA on q_proj and v_proj.
 function clipModule (rank: number, seed: number): LoraModule {

@@ -1,10 +1,9 @@
 // The model's costs: one MedForge-Fusion step (40 loss evaluations) with the consensus forward
 // pass and, for comparison, with TensorFlow.js on cpu and wasm; and LoRA training throughput.
-import {
-  VitDet, canonicalMethod, canonicalOrder, fusionStep, loadBaseWeights, loadSplit, loadTf, loraScaling, subset, trainLora, vitEvaluator, Xoshiro128, newLoraConfig,
-  loraLayers, HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, createTfVit, headLogits, moduleToTensors, detLog
-} from '../../packages/merge-core/src/index.ts'
-import type { BackendName, CandidateEvaluator, LoraModule, LoraPair, MergeInput, VitContext } from '../../packages/merge-core/src/index.ts'
+import { canonicalMethod, canonicalOrder, fusionStep, loraScaling, Xoshiro128, newLoraConfig, detLog } from '@medforge/merge-core'
+import { VitDet, loadBaseWeights, loadSplit, loadTf, subset, trainLora, vitEvaluator, loraLayers, HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, createTfVit, headLogits, moduleToTensors } from '@medforge/clinical'
+import type { CandidateEvaluator, LoraModule, LoraPair, MergeInput } from '@medforge/merge-core'
+import type { BackendName, VitContext } from '@medforge/clinical'
 
 export const SEARCH_HEADER = '| loss computed by | consensus-safe | step s | loss evaluations | forward share |\n|---|---|---|---|---|'
 export const TRAINING_HEADER = '| backend | images | epoch s | samples/s |\n|---|---|---|---|'
@@ -53,7 +52,7 @@ export async function benchSearch (log: (line: string) => void = console.log): P
   const rows: string[] = []
   // Three contributors with 20 distilled images each (10 per class), as the testnet's sites have.
   const images = subset(loadSplit('pneumonia', 'test'), Array.from({ length: 60 }, (_, i) => i))
-  const { toInputs } = await import('../../packages/merge-core/src/index.ts')
+  const { toInputs } = await import('../../packages/clinical/src/index.ts')
   const all = toInputs(images)
   const per = 3 * 28 * 28
   const inputs: MergeInput<VitContext>[] = [0, 1, 2].map(i => ({

@@ -2,9 +2,9 @@
 // module and attested the new root, for N = 3, 10, 20 in-process daemons, with a small module and a
 // data-free merge, then with MedForge-Fusion (toy model: the loss costs microseconds, so this is
 // the network's and the scheduler's time).
-import { startDaemon } from '../../packages/node/src/daemon/daemon.ts'
-import type { Daemon } from '../../packages/node/src/daemon/daemon.ts'
-import { readModuleBundle } from '../../packages/node/src/cli/module-bundle.ts'
+import { startDaemon } from '@medforge/node'
+import type { Daemon } from '@medforge/node'
+import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
 import { join } from 'node:path'
 

@@ -7,10 +7,10 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { newIdentity } from '../../packages/protocol/src/index.ts'
-import { serveBlobs } from '../../packages/node/src/p2p/blob-exchange.ts'
-import { createMedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
-import { createBlobStore } from '../../packages/node/src/store/blob-store.ts'
+import { newIdentity } from '@medforge/protocol'
+import { serveBlobs } from '@medforge/node'
+import { createMedforgeLibp2p } from '@medforge/node'
+import { createBlobStore } from '@medforge/node'
 
 const sizes = process.argv.slice(2).map(Number)
 const store = createBlobStore(mkdtempSync(join(tmpdir(), 'medforge-bench-serve-')))

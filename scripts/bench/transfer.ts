@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { encodeFrame, newIdentity } from '../../packages/protocol/src/index.ts'
-import { fetchBlob } from '../../packages/node/src/p2p/blob-exchange.ts'
-import { createMedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
+import { encodeFrame, newIdentity } from '@medforge/protocol'
+import { fetchBlob } from '@medforge/node'
+import { createMedforgeLibp2p } from '@medforge/node'
 
 export const TRANSFER_HEADER = '| blob | libp2p fetch s | fetch MB/s | raw TCP s | raw TCP MB/s | fetch / raw TCP | bare libp2p stream MB/s | bare / raw TCP |\n|---|---|---|---|---|---|---|---|'
 

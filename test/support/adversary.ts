@@ -7,8 +7,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { BLOB_PROTOCOL, decodeBlobRequest, encodeBlobResponseHeader, encodeFrame, rawCidOf, signRecord, topics } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
 import { lpStream } from '@libp2p/utils'
-import { createMedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
-import type { MedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
+import { createMedforgeLibp2p } from '@medforge/node'
+import type { MedforgeLibp2p } from '@medforge/node'
 
 export type BlobMode = 'honest' | 'garbage' | 'stall' | 'disconnect' | 'oversized'
 

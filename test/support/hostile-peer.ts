@@ -6,7 +6,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { encodeDistilledSet, encodeModuleFile, headCid, moduleCid, ToyModel } from '@medforge/merge-core'
 import { encodeRecord, newIdentity } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
-import { createMedforgeLibp2p } from '../../packages/node/src/p2p/create-libp2p.ts'
+import { createMedforgeLibp2p } from '@medforge/node'
 import { createAdversary } from './adversary.ts'
 import type { Testnet } from './testnet-fixture.ts'
 

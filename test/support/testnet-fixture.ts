@@ -2,14 +2,14 @@
 // with the toy model, trained module bundles, and daemons as separate processes on loopback.
 import { join } from 'node:path'
 import { ToyModel } from '@medforge/merge-core'
-import { TOY_ARCHITECTURE, toyWeightsCid } from '../../packages/node/src/daemon/network-model.ts'
-import { writeModuleBundle } from '../../packages/node/src/cli/module-bundle.ts'
-import { createLocalNetwork } from '../../packages/node/src/testnet/local-network.ts'
-import type { LocalNetwork, LocalSite } from '../../packages/node/src/testnet/local-network.ts'
-import { MEDFORGE_BIN, spawnDaemon } from '../../packages/node/src/testnet/daemon-process.ts'
-import type { DaemonProcess } from '../../packages/node/src/testnet/daemon-process.ts'
+import { TOY_ARCHITECTURE, toyWeightsCid } from '@medforge/node'
+import { writeModuleBundle } from '@medforge/node'
+import { createLocalNetwork } from '@medforge/node'
+import type { LocalNetwork, LocalSite } from '@medforge/node'
+import { MEDFORGE_BIN, spawnDaemon } from '@medforge/node'
+import type { DaemonProcess } from '@medforge/node'
 
-export { agreeOn, waitFor } from '../../packages/node/src/testnet/convergence.ts'
+export { agreeOn, waitFor } from '@medforge/node'
 
 export const root = join(import.meta.dirname, '..', '..')
 export const bin = MEDFORGE_BIN

@@ -1,6 +1,9 @@
-// xoshiro128** seeded from a sha256 of caller-given bytes: a reproducible random stream for
-// anything consensus-critical (DARE masks). Never seeded from a clock.
+// xoshiro128** seeded from a sha256 of caller-given bytes: the project's one seeded sampler, a
+// reproducible random stream for anything consensus-critical (DARE masks) and every seeded draw
+// of data, weights and noise. Never seeded from a clock. The derived draws use +, -, x, / and
+// the deterministic log only, so they give the same bits on every machine.
 import { createHash } from 'node:crypto'
+import { detLog } from './det-math.ts'
 
 export class Xoshiro128 {
   #s0: number
@@ -45,6 +48,33 @@ export class Xoshiro128 {
     this.#s2 ^= t
     this.#s3 = rotl(this.#s3, 11)
     return result
+  }
+
+  /** Uniform on [0, 1). */
+  uniform (): number {
+    return this.nextU32() / 4294967296
+  }
+
+  /** Uniform on the open interval (0, 1): safe to take the log of. */
+  uniformOpen (): number {
+    return (this.nextU32() + 0.5) / 4294967296
+  }
+
+  /** A standard normal draw (Marsaglia's polar method, deterministic log). */
+  normal (): number {
+    for (;;) {
+      const u = 2 * this.uniformOpen() - 1
+      const v = 2 * this.uniformOpen() - 1
+      const s = u * u + v * v
+      if (s > 0 && s < 1) return u * Math.sqrt(-2 * detLog(s) / s)
+    }
+  }
+
+  /** An approximately standard normal draw from +, - only (Irwin-Hall: 12 uniforms - 6). */
+  irwinHall (): number {
+    let sum = 0
+    for (let i = 0; i < 12; i++) sum += this.uniform()
+    return sum - 6
   }
 }
 

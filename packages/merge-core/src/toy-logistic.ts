@@ -31,16 +31,9 @@ export interface ToySpec {
 
 export const DEFAULT_TOY_SPEC: ToySpec = { inputs: 8, hidden: 6, classes: 2, rank: 2, alpha: 4, seed: 'medforge-toy/v1' }
 
-/** An approximately standard normal draw (Irwin–Hall: 12 uniforms − 6), from +, −, × only. */
-function gaussian (rng: Xoshiro128): number {
-  let sum = 0
-  for (let i = 0; i < 12; i++) sum += rng.nextU32() / 4294967296
-  return sum - 6
-}
-
 function randomMatrix (rows: number, cols: number, std: number, rng: Xoshiro128): Float32Array {
   const out = new Float32Array(rows * cols)
-  for (let i = 0; i < out.length; i++) out[i] = gaussian(rng) * std
+  for (let i = 0; i < out.length; i++) out[i] = rng.irwinHall() * std
   return out
 }
 
@@ -69,7 +62,7 @@ export class ToyModel {
     for (let i = 0; i < n; i++) {
       const c = i % classes
       y[i] = c
-      for (let k = 0; k < inputs; k++) x[i * inputs + k] = means[c * inputs + k]! + gaussian(rng)
+      for (let k = 0; k < inputs; k++) x[i * inputs + k] = means[c * inputs + k]! + rng.irwinHall()
     }
     return { x, y }
   }

@@ -1,2 +1,33 @@
-// @medforge/node: the daemon and the CLI. Today it holds the CLI; the daemon arrives with issue 4.
+// @medforge/node: the institution daemon, its storage, the local testnet tooling and the CLI. This
+// is what programs (the benchmarks, the multi-process tests, an operator's scripts) build on.
+export { startDaemon } from './daemon/daemon.ts'
+export type { Daemon, DaemonOptions, PeerInfo } from './daemon/daemon.ts'
+export type { NetworkRuntime, NetworkRuntimeOptions, PublishRequest, RecordSource } from './daemon/network-runtime.ts'
+export { loadNetworkState } from './daemon/network-state.ts'
+export type { NetworkState } from './daemon/network-state.ts'
+export { TOY_ARCHITECTURE, modelFor, toyWeightsCid } from './daemon/network-model.ts'
+export type { NetworkModel } from './daemon/network-model.ts'
+export { compositeFromDataDir } from './daemon/composite-export.ts'
+export type { MergeSummary } from './compute/merge-job.ts'
+
+export { DataDir } from './store/data-dir.ts'
+export type { DaemonConfig, RunningInfo } from './store/data-dir.ts'
+export { Ledger } from './store/ledger.ts'
+export type { ModuleRow, AttestationRow, MergeRow } from './store/ledger.ts'
+export { createBlobStore } from './store/blob-store.ts'
+export type { BlobStore } from './store/blob-store.ts'
+
+export { createMedforgeLibp2p } from './p2p/create-libp2p.ts'
+export type { MedforgeLibp2p } from './p2p/create-libp2p.ts'
+export { fetchBlob, serveBlobs } from './p2p/blob-exchange.ts'
+
+export { readModuleBundle, writeModuleBundle } from './cli/module-bundle.ts'
 export { UsageError } from './cli/usage-error.ts'
+
+export { createLocalNetwork, siteDirName } from './testnet/local-network.ts'
+export type { LocalNetwork, LocalNetworkSpec, LocalSite } from './testnet/local-network.ts'
+export { DaemonUnreachableError, MEDFORGE_BIN, spawnDaemon } from './testnet/daemon-process.ts'
+export type { DaemonProcess, SpawnDaemonOptions } from './testnet/daemon-process.ts'
+export { agreeOn, waitFor } from './testnet/convergence.ts'
+
+export * from './errors.ts'

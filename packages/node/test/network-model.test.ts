@@ -1,7 +1,8 @@
 // The daemon's view of a network's base model: the clinical ViT's shape policy and distilled sets.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { BASE_MODEL_CID, HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, encodeDistilledSet, loraLayers, loadBaseWeights, newLoraConfig } from '@medforge/merge-core'
+import { encodeDistilledSet, newLoraConfig } from '@medforge/merge-core'
+import { BASE_MODEL_CID, HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loraLayers, loadBaseWeights } from '@medforge/clinical'
 import type { LoraModule, LoraPair } from '@medforge/merge-core'
 import { newIdentity, parseManifestBody, PROTOCOL_VERSION } from '@medforge/protocol'
 import type { ManifestBody } from '@medforge/protocol'

@@ -5,7 +5,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { decodeManifestFile, recordCid } from '@medforge/protocol'
-import type { Daemon } from '../daemon/daemon.ts'
+import type { ApiDaemon } from './api-daemon.ts'
 import { MedforgeError, isMedforgeError } from '@medforge/merge-core'
 import { BlobStoreWriteError, InvalidModuleError } from '../errors.ts'
 import { describeComposite, describeStatus } from './views.ts'
@@ -18,7 +18,7 @@ export interface HttpApi {
 }
 
 export interface HttpApiComponents {
-  readonly daemon: Daemon
+  readonly daemon: ApiDaemon
   /** HOST:PORT; port 0 picks a free one. */
   readonly listen: string
   readonly token: string

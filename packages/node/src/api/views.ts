@@ -1,8 +1,8 @@
 // The JSON views the API serves (and `medforge status` prints).
-import type { Daemon } from '../daemon/daemon.ts'
+import type { ApiDaemon } from './api-daemon.ts'
 import type { NetworkRuntime } from '../daemon/network-runtime.ts'
 
-export function describeNetwork (daemon: Daemon, rt: NetworkRuntime) {
+export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
   const network = rt.state.network
   const head = rt.head()
   const modules = daemon.ledger.modules(network)
@@ -36,7 +36,7 @@ export function describeNetwork (daemon: Daemon, rt: NetworkRuntime) {
   }
 }
 
-export function describeStatus (daemon: Daemon) {
+export function describeStatus (daemon: ApiDaemon) {
   return {
     peerId: daemon.peerId,
     name: daemon.name,
@@ -50,7 +50,7 @@ export function describeStatus (daemon: Daemon) {
   }
 }
 
-export function describeComposite (rt: NetworkRuntime, daemon: Daemon) {
+export function describeComposite (rt: NetworkRuntime, daemon: ApiDaemon) {
   const current = rt.scheduler.current
   const network = rt.state.network
   if (current === undefined) return { network, stateRoot: rt.head().stateRoot, merged: false, modules: [] }

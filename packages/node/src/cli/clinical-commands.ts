@@ -3,11 +3,10 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  CLINICAL_TASKS, COMPOSITE_MANIFEST, HEAD_BIAS, HEAD_WEIGHT, classCounts, clinicalTask, decodeSafetensors, distill, encodeNpz, evaluateOnSplit,
-  imageSetFrom, loadBaseWeights, loadTf, parseNpz, readPeftAdapter, siteShard, subset, trainLora
-} from '@medforge/merge-core'
-import type { BackendName, ClassificationMetrics, ImageSet, LoraModule } from '@medforge/merge-core'
+import { COMPOSITE_MANIFEST, decodeSafetensors, readPeftAdapter } from '@medforge/merge-core'
+import { CLINICAL_TASKS, HEAD_BIAS, HEAD_WEIGHT, classCounts, clinicalTask, distill, encodeNpz, evaluateOnSplit, imageSetFrom, loadBaseWeights, loadTf, parseNpz, siteShard, subset, trainLora } from '@medforge/clinical'
+import type { LoraModule } from '@medforge/merge-core'
+import type { BackendName, ClassificationMetrics, ImageSet } from '@medforge/clinical'
 import { writeModuleBundle } from './module-bundle.ts'
 import { progressBar } from './progress.ts'
 import { UsageError } from './usage-error.ts'

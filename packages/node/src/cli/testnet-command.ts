@@ -8,10 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  VIT_ARCHITECTURE, clinicalTask, compositeTaskMetrics, evaluateOnSplit, loadBaseWeights, loadTf, METHOD_NAMES, readPeftAdapter
-} from '@medforge/merge-core'
-import type { BackendName } from '@medforge/merge-core'
+import { METHOD_NAMES, readPeftAdapter } from '@medforge/merge-core'
+import { VIT_ARCHITECTURE, clinicalTask, compositeTaskMetrics, evaluateOnSplit, loadBaseWeights, loadTf } from '@medforge/clinical'
+import type { BackendName } from '@medforge/clinical'
 import { compositeFromDataDir } from '../daemon/composite-export.ts'
 import { DataDir } from '../store/data-dir.ts'
 import { agreeOn } from '../testnet/convergence.ts'

@@ -1,7 +1,7 @@
 // Per-task metrics of a fresh composite on the contributors' distilled sets: what every peer can
 // compute from what it already has (no private data), shown on the dashboard after each merge.
 // Indicative only — distilled sets are tiny and synthetic; clinical numbers come from `medforge eval`.
-import { classificationMetrics } from '@medforge/merge-core'
+import { classificationMetrics } from '@medforge/clinical'
 import type { CandidateEvaluator, MergeResult, Predictions } from '@medforge/merge-core'
 
 export interface TaskMetrics { readonly accuracy: number, readonly auc: number, readonly samples: number }

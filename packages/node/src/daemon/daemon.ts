@@ -4,6 +4,7 @@ import type { Connection, PeerId } from '@libp2p/interface'
 import { SYNC_PROTOCOL } from '@medforge/protocol'
 import { createHttpApi } from '../api/http-api.ts'
 import type { HttpApi } from '../api/http-api.ts'
+import type { ApiDaemon, PeerInfo } from '../api/api-daemon.ts'
 import { serveBlobs } from '../p2p/blob-exchange.ts'
 import { createMedforgeLibp2p } from '../p2p/create-libp2p.ts'
 import type { MedforgeLibp2p } from '../p2p/create-libp2p.ts'
@@ -48,18 +49,10 @@ export interface DaemonOptions {
   readonly compute?: Pick<ComputeWorkersInit, 'mergeDeadlineMs' | 'checkDeadlineMs'>
 }
 
-export interface PeerInfo {
-  readonly peerId: string
-  readonly name: string | null
-  readonly addresses: string[]
-  readonly status: string
-  readonly direction: string
-  readonly latencyMs: number | null
-  readonly gossipScore: number
-  readonly topics: string[]
-}
 
-export interface Daemon {
+export type { PeerInfo } from '../api/api-daemon.ts'
+
+export interface Daemon extends ApiDaemon {
   readonly dataDir: DataDir
   readonly config: DaemonConfig
   readonly peerId: string

@@ -1,10 +1,8 @@
 // What the daemon needs from a network's base model: the shapes a module must have, how to read a
 // contributor's distilled set, and the loss the searched merges use. One entry per architecture
 // named in manifests; the weights CID in the manifest must match the model this build has.
-import {
-  HEAD_BIAS, HEAD_WEIGHT, TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, VIT_ARCHITECTURE, cidOfBytes, decodeDistilledSet, formatShape, identityConfig,
-  loadBaseWeights, loraLayers, loraScaling, sameShape, vitEvaluator
-} from '@medforge/merge-core'
+import { TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, cidOfBytes, decodeDistilledSet, formatShape, identityConfig, loraScaling, sameShape } from '@medforge/merge-core'
+import { HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loadBaseWeights, loraLayers, vitEvaluator } from '@medforge/clinical'
 import type { CandidateEvaluator, LoraModule, ToyData } from '@medforge/merge-core'
 import type { ManifestBody, TaskSpec } from '@medforge/protocol'
 import { InvalidModuleError, NotJoinedError } from '../errors.ts'

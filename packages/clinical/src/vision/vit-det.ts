@@ -2,10 +2,10 @@
 // fixed order, exp/log from det-math and sqrt (correctly rounded by IEEE 754). The same weights and
 // inputs give the same bits on every machine and engine, which no TensorFlow.js backend promises;
 // the loss inside the Fusion/Mixture coefficient search is computed here.
-import { detExp, detLog } from '../det-math.ts'
-import { loraScaling } from '../lora-config.ts'
-import type { LoraModule } from '../lora-module.ts'
-import type { F32Tensor } from '../tensor.ts'
+import { detExp, detLog } from '@medforge/merge-core'
+import { loraScaling } from '@medforge/merge-core'
+import type { LoraModule } from '@medforge/merge-core'
+import type { F32Tensor } from '@medforge/merge-core'
 import { HEAD_BIAS, HEAD_WEIGHT, PEFT_PREFIX, layerPrefix, patchCount } from './vit-config.ts'
 import type { VitConfig } from './vit-config.ts'
 import type { VitWeights } from './vit-weights.ts'

@@ -1,9 +1,9 @@
 // Institution shards: a deterministic, seeded partition of a split across sites, either IID or
 // label-skewed with per-class site proportions drawn from a Dirichlet(alpha) (small alpha, strong
 // skew), as in the federated-learning literature.
-import { detExp, detLog } from '../det-math.ts'
+import { detExp, detLog } from '@medforge/merge-core'
 import { InvalidDatasetError } from '../errors.ts'
-import { Xoshiro128 } from '../prng.ts'
+import { Xoshiro128 } from '@medforge/merge-core'
 
 export interface ShardSpec {
   readonly sites: number
@@ -12,31 +12,17 @@ export interface ShardSpec {
   readonly seed: string
 }
 
-function uniform (rng: Xoshiro128): number {
-  return (rng.nextU32() + 0.5) / 4294967296
-}
-
-function normal (rng: Xoshiro128): number {
-  // Box–Muller with deterministic log; cos from a fixed polynomial is not needed: use the polar form.
-  for (;;) {
-    const u = 2 * uniform(rng) - 1
-    const v = 2 * uniform(rng) - 1
-    const s = u * u + v * v
-    if (s > 0 && s < 1) return u * Math.sqrt(-2 * detLog(s) / s)
-  }
-}
-
 /** Gamma(shape, 1) by Marsaglia–Tsang (boosted for shape < 1). */
 export function gammaSample (shape: number, rng: Xoshiro128): number {
-  if (shape < 1) return gammaSample(shape + 1, rng) * detExp(detLog(uniform(rng)) / shape)
+  if (shape < 1) return gammaSample(shape + 1, rng) * detExp(detLog(rng.uniformOpen()) / shape)
   const d = shape - 1 / 3
   const c = 1 / Math.sqrt(9 * d)
   for (;;) {
     let x: number
     let v: number
-    do { x = normal(rng); v = 1 + c * x } while (v <= 0)
+    do { x = rng.normal(); v = 1 + c * x } while (v <= 0)
     v = v * v * v
-    const u = uniform(rng)
+    const u = rng.uniformOpen()
     if (detLog(u) < 0.5 * x * x + d - d * v + d * detLog(v)) return d * v
   }
 }

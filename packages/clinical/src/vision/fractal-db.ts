@@ -2,7 +2,7 @@
 // is an iterated function system of 2–4 random affine maps; instances are renders of perturbed
 // parameters with random flips. No dataset, no licence, no patient: only a seed.
 import { InvalidDatasetError } from '../errors.ts'
-import { Xoshiro128 } from '../prng.ts'
+import { Xoshiro128 } from '@medforge/merge-core'
 
 export interface FractalSpec {
   readonly categories: number
@@ -14,10 +14,6 @@ export interface FractalSpec {
 
 type Affine = [number, number, number, number, number, number]
 
-function u (rng: Xoshiro128): number {
-  return rng.nextU32() / 4294967296
-}
-
 /** Renders an IFS by the chaos game into a side×side image with values in [0, 1]. */
 export function renderIfs (maps: readonly Affine[], side: number, points: number, rng: Xoshiro128): Float32Array | undefined {
   const weights = maps.map(m => Math.abs(m[0] * m[3] - m[1] * m[2]) + 1e-3)
@@ -27,7 +23,7 @@ export function renderIfs (maps: readonly Affine[], side: number, points: number
   let x = 0
   let y = 0
   for (let i = 0; i < points + 20; i++) {
-    let r = u(rng) * total
+    let r = rng.uniform() * total
     let k = 0
     while (k < maps.length - 1 && r > weights[k]!) { r -= weights[k]!; k++ }
     const m = maps[k]!
@@ -60,7 +56,7 @@ export function renderIfs (maps: readonly Affine[], side: number, points: number
 
 function randomSystem (rng: Xoshiro128): Affine[] {
   const n = 2 + (rng.nextU32() % 3)
-  return Array.from({ length: n }, () => Array.from({ length: 6 }, () => u(rng) * 2 - 1) as Affine)
+  return Array.from({ length: n }, () => Array.from({ length: 6 }, () => rng.uniform() * 2 - 1) as Affine)
 }
 
 export interface FractalData { readonly images: Float32Array, readonly labels: Int32Array, readonly count: number, readonly side: number }
@@ -84,7 +80,7 @@ export function generateFractalDb (spec: FractalSpec): FractalData {
       for (let tries = 0; img === undefined; tries++) {
         // Instance variation: each parameter scaled by a factor in [0.9, 1.1] (after a few
         // failures, the category's own system), then a random flip.
-        const jitter = tries < 5 ? system.map(m => m.map(v => v * (0.9 + 0.2 * u(rng))) as Affine) : system
+        const jitter = tries < 5 ? system.map(m => m.map(v => v * (0.9 + 0.2 * rng.uniform())) as Affine) : system
         img = renderIfs(jitter, spec.side, points, rng)
       }
       const flipX = rng.nextU32() % 2 === 1

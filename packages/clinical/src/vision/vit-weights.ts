@@ -2,12 +2,12 @@
 // whose CID a network manifest names.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cidOfBytes } from '../cid.ts'
-import { InvalidAdapterError } from '../errors.ts'
-import { Xoshiro128 } from '../prng.ts'
-import { decodeSafetensors, encodeSafetensors } from '../safetensors.ts'
-import { formatShape, sameShape } from '../tensor.ts'
-import type { F32Tensor } from '../tensor.ts'
+import { cidOfBytes } from '@medforge/merge-core'
+import { InvalidAdapterError } from '@medforge/merge-core'
+import { Xoshiro128 } from '@medforge/merge-core'
+import { decodeSafetensors, encodeSafetensors } from '@medforge/merge-core'
+import { formatShape, sameShape } from '@medforge/merge-core'
+import type { F32Tensor } from '@medforge/merge-core'
 import { VIT_ARCHITECTURE, parameterShapes } from './vit-config.ts'
 import type { VitConfig } from './vit-config.ts'
 
@@ -20,9 +20,7 @@ export interface VitWeights {
 function normalFill (n: number, std: number, rng: Xoshiro128): Float32Array {
   const out = new Float32Array(n)
   for (let i = 0; i < n; i++) {
-    let s = 0
-    for (let k = 0; k < 12; k++) s += rng.nextU32() / 4294967296
-    out[i] = (s - 6) * std
+    out[i] = rng.irwinHall() * std
   }
   return out
 }

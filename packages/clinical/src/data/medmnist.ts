@@ -33,7 +33,7 @@ export type SplitName = 'train' | 'val' | 'test'
 
 /** The repository's data folder (override with MEDFORGE_DATA_DIR). */
 export function dataDir (): string {
-  return process.env.MEDFORGE_DATA_DIR ?? join(import.meta.dirname, '..', '..', '..', '..', 'data', 'medmnist')
+  return process.env.MEDFORGE_DATA_DIR ?? join(import.meta.dirname, '..', '..', 'data', 'medmnist')
 }
 
 export function clinicalTask (id: string): ClinicalTask {

@@ -3,10 +3,10 @@
 // and early stopping on validation AUC. Only the adapter and head leave this function.
 import type * as TF from '@tensorflow/tfjs'
 import type { ImageSet } from '../data/medmnist.ts'
-import { newLoraConfig } from '../lora-config.ts'
-import type { LoraModule, LoraPair } from '../lora-module.ts'
-import { Xoshiro128 } from '../prng.ts'
-import type { F32Tensor } from '../tensor.ts'
+import { newLoraConfig } from '@medforge/merge-core'
+import type { LoraModule, LoraPair } from '@medforge/merge-core'
+import { Xoshiro128 } from '@medforge/merge-core'
+import type { F32Tensor } from '@medforge/merge-core'
 import { classificationMetrics } from './metrics.ts'
 import type { ClassificationMetrics } from './metrics.ts'
 import { toInputs } from './preprocess.ts'
@@ -37,7 +37,7 @@ export interface TrainResult { readonly module: LoraModule, readonly history: re
 
 function uniformFill (n: number, bound: number, rng: Xoshiro128): Float32Array {
   const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) out[i] = (rng.nextU32() / 4294967296 * 2 - 1) * bound
+  for (let i = 0; i < n; i++) out[i] = (rng.uniform() * 2 - 1) * bound
   return out
 }
 

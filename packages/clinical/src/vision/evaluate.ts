@@ -1,8 +1,8 @@
 // Clinical evaluation of a module (or a composite with a task head) on a task's official split.
 import { loadSplit } from '../data/medmnist.ts'
 import type { SplitName } from '../data/medmnist.ts'
-import type { LoraModule } from '../lora-module.ts'
-import { loraScaling } from '../lora-config.ts'
+import type { LoraModule } from '@medforge/merge-core'
+import { loraScaling } from '@medforge/merge-core'
 import { classificationMetrics } from './metrics.ts'
 import type { ClassificationMetrics } from './metrics.ts'
 import { headToTensors, moduleToTensors, predictTf } from './lora-train.ts'
@@ -10,8 +10,8 @@ import { toInputs } from './preprocess.ts'
 import type { Tf } from './tf-backend.ts'
 import { createTfVit } from './vit-tf.ts'
 import type { VitWeights } from './vit-weights.ts'
-import type { F32Tensor } from '../tensor.ts'
-import { InvalidAdapterError } from '../errors.ts'
+import type { F32Tensor } from '@medforge/merge-core'
+import { InvalidAdapterError } from '@medforge/merge-core'
 
 const inputCache = new Map<string, { inputs: Float32Array, labels: Int32Array, count: number }>()
 

@@ -1,9 +1,9 @@
 // The merge engine's loss interface implemented with the vision transformer: a candidate module
 // is scored on each contributor's distilled set with that contributor's task head, through the
 // deterministic forward pass, so MedForge-Fusion and -Mixture agree to the bit on every peer.
-import type { CandidateEvaluator } from '../merge/evaluator.ts'
-import type { OrderedInput } from '../merge/inputs.ts'
-import type { LoraModule } from '../lora-module.ts'
+import type { CandidateEvaluator } from '@medforge/merge-core'
+import type { OrderedInput } from '@medforge/merge-core'
+import type { LoraModule } from '@medforge/merge-core'
 import { VIT_ARCHITECTURE } from './vit-config.ts'
 import { VitDet } from './vit-det.ts'
 import type { VitWeights } from './vit-weights.ts'

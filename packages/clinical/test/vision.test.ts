@@ -4,11 +4,10 @@
 import { describe, it, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import {
-  BASE_MODEL_CID, BackendUnavailableError, HEAD_BIAS, HEAD_WEIGHT, VitDet, Xoshiro128, calibrateGaussianSigma, createTfVit, distill, loadBaseWeights, loadSplit,
-  loadTf, loraLayers, mergeModules, newLoraConfig, subset, toInputs, trainLora, vitEvaluator, VIT_ARCHITECTURE
-} from '../src/index.ts'
-import type { LoraModule, LoraPair, MergeInput, Tf, VitContext } from '../src/index.ts'
+import { BASE_MODEL_CID, BackendUnavailableError, HEAD_BIAS, HEAD_WEIGHT, VitDet, calibrateGaussianSigma, createTfVit, distill, loadBaseWeights, loadSplit, loadTf, loraLayers, subset, toInputs, trainLora, vitEvaluator, VIT_ARCHITECTURE } from '../src/index.ts'
+import { Xoshiro128, mergeModules, newLoraConfig } from '@medforge/merge-core'
+import type { Tf, VitContext } from '../src/index.ts'
+import type { LoraModule, LoraPair, MergeInput } from '@medforge/merge-core'
 
 const base = loadBaseWeights()
 const c = base.weights.config

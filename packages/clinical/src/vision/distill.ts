@@ -13,8 +13,8 @@
 import { randomBytes } from 'node:crypto'
 import type * as TF from '@tensorflow/tfjs'
 import type { ImageSet } from '../data/medmnist.ts'
-import type { DistilledSet } from '../distilled-set.ts'
-import { Xoshiro128 } from '../prng.ts'
+import type { DistilledSet } from '@medforge/merge-core'
+import { Xoshiro128 } from '@medforge/merge-core'
 import { calibrateGaussianSigma } from './dp-gaussian.ts'
 import { toInputs } from './preprocess.ts'
 import type { Tf } from './tf-backend.ts'
@@ -39,14 +39,6 @@ export interface DistillReport {
   readonly dp?: { readonly epsilon: number, readonly delta: number, readonly sensitivity: number, readonly sigma: number, readonly noisyCounts: number[] }
 }
 
-function gaussian (rng: Xoshiro128): number {
-  for (;;) {
-    const u = 2 * ((rng.nextU32() + 0.5) / 4294967296) - 1
-    const v = 2 * ((rng.nextU32() + 0.5) / 4294967296) - 1
-    const s = u * u + v * v
-    if (s > 0 && s < 1) return u * Math.sqrt(-2 * Math.log(s) / s)
-  }
-}
 
 export async function distill (tf: Tf, base: { weights: VitWeights }, real: ImageSet, options: DistillOptions): Promise<{ set: DistilledSet, report: DistillReport }> {
   const c = base.weights.config
@@ -79,8 +71,8 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
       const sigma = calibrateGaussianSigma(options.dp.epsilon, options.dp.delta, sensitivity)
       const noise = options.dp.noiseSeed === undefined ? new Xoshiro128(randomBytes(32)) : Xoshiro128.fromString(options.dp.noiseSeed)
       for (let cl = 0; cl < classes; cl++) {
-        for (let j = 0; j < c.projection; j++) sums[cl]![j] = sums[cl]![j]! + sigma * gaussian(noise)
-        releasedCounts[cl] = counts[cl]! + sigma * gaussian(noise)
+        for (let j = 0; j < c.projection; j++) sums[cl]![j] = sums[cl]![j]! + sigma * noise.normal()
+        releasedCounts[cl] = counts[cl]! + sigma * noise.normal()
       }
       dpReport = { epsilon: options.dp.epsilon, delta: options.dp.delta, sensitivity, sigma, noisyCounts: releasedCounts.slice() }
     } else {
@@ -91,7 +83,7 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
     // Synthetic grayscale images in [0, 1] through a sigmoid, initialised from seeded noise.
     const rng = Xoshiro128.fromString(`medforge-distill/v1|${options.seed ?? options.task}`)
     const n = ipc * classes
-    const z = tf.variable(tf.tensor(Float32Array.from({ length: n * px }, () => gaussian(rng) * 0.5), [n, 1, c.imageSize, c.imageSize]))
+    const z = tf.variable(tf.tensor(Float32Array.from({ length: n * px }, () => rng.normal() * 0.5), [n, 1, c.imageSize, c.imageSize]))
     const mean = tf.tensor(CLIP_MEAN.slice(), [1, 3, 1, 1])
     const std = tf.tensor(CLIP_STD.slice(), [1, 3, 1, 1])
     const toModel = (): TF.Tensor => tf.div(tf.sub(tf.tile(tf.sigmoid(z), [1, 3, 1, 1]), mean), std)

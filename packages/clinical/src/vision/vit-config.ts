@@ -2,7 +2,7 @@
 // CLIPVisionModelWithProjection parameter names and layouts, so LoRA adapters use the module paths
 // PEFT uses for CLIP (`…encoder.layers.N.self_attn.q_proj`) and real CLIP weights load through
 // the same code.
-import { InvalidAdapterError } from '../errors.ts'
+import { InvalidAdapterError } from '@medforge/merge-core'
 
 export interface VitConfig {
   readonly imageSize: number

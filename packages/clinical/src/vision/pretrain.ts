@@ -1,8 +1,8 @@
 // Pretrains the whole base model on FractalDB categories (no institution data at all), so every
 // network starts from the same frozen backbone, reproducible from a seed.
 import type * as TF from '@tensorflow/tfjs'
-import { Xoshiro128 } from '../prng.ts'
-import type { F32Tensor } from '../tensor.ts'
+import { Xoshiro128 } from '@medforge/merge-core'
+import type { F32Tensor } from '@medforge/merge-core'
 import { generateFractalDb } from './fractal-db.ts'
 import type { FractalSpec } from './fractal-db.ts'
 import { grayToInputs } from './preprocess.ts'

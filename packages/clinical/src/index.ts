@@ -1,0 +1,22 @@
+// @medforge/clinical: the models (the ViT and its deterministic forward, the base weights) and the
+// clinical pipeline (MedMNIST data, LoRA training, distillation, evaluation). TensorFlow.js lives
+// here alone, and is loaded only when a command trains or evaluates (loadTf), never by the daemon.
+export * from './errors.ts'
+export * from './data/npz.ts'
+export * from './data/npz-writer.ts'
+export * from './data/medmnist.ts'
+export * from './data/shards.ts'
+export * from './vision/vit-config.ts'
+export * from './vision/vit-weights.ts'
+export * from './vision/vit-det.ts'
+export * from './vision/tf-backend.ts'
+export * from './vision/vit-tf.ts'
+export * from './vision/preprocess.ts'
+export * from './vision/metrics.ts'
+export * from './vision/lora-train.ts'
+export * from './vision/fractal-db.ts'
+export * from './vision/pretrain.ts'
+export * from './vision/vit-evaluator.ts'
+export * from './vision/dp-gaussian.ts'
+export * from './vision/distill.ts'
+export * from './vision/evaluate.ts'
