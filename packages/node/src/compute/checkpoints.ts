@@ -27,6 +27,6 @@ export function readyMergeJob (ledger: Ledger, blobs: BlobStore, network: string
 }
 
 export function storeCheckpoint (ledger: Ledger, blobs: BlobStore, network: string, checkpoint: Checkpoint): void {
-  const blob = blobs.put(checkpoint.moduleFile)
+  const blob = blobs.putVerified(checkpoint.blob, checkpoint.moduleFile)
   ledger.putCheckpoint({ network, prefix: checkpoint.prefix, count: checkpoint.count, blob, steps: JSON.stringify(checkpoint.steps) })
 }

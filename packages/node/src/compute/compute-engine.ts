@@ -2,7 +2,7 @@
 // and merging the ready modules (Fusion folds resume from a checkpoint and report each new prefix).
 // The daemon runs it in worker threads (compute-workers.ts); `medforge composite export` runs it
 // in-process. Decoded modules are cached by CID, so a module is decoded once per thread.
-import { canonicalMethod, canonicalOrder, cidListHash, decodeModuleFile, encodeModuleFile, fusionStep, headCid, mergeModules, moduleCid } from '@medforge/merge-core'
+import { canonicalMethod, canonicalOrder, cidListHash, cidOfBytes, decodeModuleFile, encodeModuleFile, fusionStep, headCid, mergeModules, moduleCid } from '@medforge/merge-core'
 import type { CandidateEvaluator, FusionState, MergeInput, MergeResult } from '@medforge/merge-core'
 import type { SignedManifest } from '@medforge/protocol'
 import { CorruptBlobError, InvalidModuleError, MergeCancelledError, NotJoinedError } from '../errors.ts'
@@ -17,7 +17,8 @@ export type VerifyOutcome =
   | { readonly ok: true }
   | { readonly ok: false, readonly reason: InvalidModuleError['reason'], readonly message: string }
 
-export interface PublishCheck { readonly module: string, readonly head: string | null }
+/** A module fit to publish: its CIDs, and its two files' blob CIDs (hashed off the event loop). */
+export interface PublishCheck { readonly module: string, readonly head: string | null, readonly moduleBlob: string, readonly distilled: string }
 
 export interface MergeControl {
   /** Polled between loss evaluations: true abandons the merge (MergeCancelledError). */
@@ -95,7 +96,8 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
     }
     for (let i = start; i < ordered.length; i++) {
       folded = await fusionStep(folded, ordered[i]!, method, evaluator)
-      control.onCheckpoint({ prefix: prefixKey(ordered.slice(0, i + 1).map(x => x.cid)), count: i + 1, moduleFile: encodeModuleFile({ ...folded.module, heads: new Map() }), steps: folded.steps })
+      const moduleFile = encodeModuleFile({ ...folded.module, heads: new Map() })
+      control.onCheckpoint({ prefix: prefixKey(ordered.slice(0, i + 1).map(x => x.cid)), count: i + 1, moduleFile, blob: cidOfBytes(moduleFile), steps: folded.steps })
     }
     return folded!
   }
@@ -124,7 +126,7 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
       if (task === undefined) throw new InvalidModuleError('publish', `task "${taskId}" is not one of the network's tasks (${[...state.tasks.keys()].join(', ')})`, 'unknown_task')
       const module = decodeModuleFile(moduleFile, 'published module')
       checkFitsNetwork(state, module, task, distilledFile, 'published module', 'published distilled set')
-      return { module: moduleCid(module), head: headCid(module) ?? null }
+      return { module: moduleCid(module), head: headCid(module) ?? null, moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile) }
     },
 
     async merge (job, control) {

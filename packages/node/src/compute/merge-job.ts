@@ -32,6 +32,8 @@ export interface Checkpoint {
   readonly prefix: string
   readonly count: number
   readonly moduleFile: Uint8Array
+  /** The module file's blob CID, hashed where the file was made. */
+  readonly blob: string
   readonly steps: readonly FusionStep[]
 }
 

@@ -19,7 +19,7 @@ import type { CountRefusal } from './refusals.ts'
 export interface ModuleFetcherComponents {
   readonly network: string
   readonly ledger: Pick<Ledger, 'getModule' | 'modules' | 'setModuleStatus' | 'markReady'>
-  readonly blobs: Pick<BlobStore, 'get' | 'put' | 'size'>
+  readonly blobs: Pick<BlobStore, 'get' | 'putVerified' | 'size'>
   readonly compute: Pick<Compute, 'verify'>
   readonly events: Pick<DaemonEvents, 'emit'>
   readonly penalties: Pick<PeerPenalties, 'penalize'>
@@ -102,7 +102,7 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
       try {
         const t0 = performance.now()
         const data = await components.fetchBlob(peer, cid, { maxBytes: components.maxModuleBytes(), signal: AbortSignal.timeout(fetchTimeoutMs) })
-        blobs.put(data)
+        blobs.putVerified(cid, data) // fetchBlob resolves only with bytes that hash to `cid`
         events.emit('fetch', { network, cid, bytes: data.length, peer: peer.toString(), ms: performance.now() - t0 })
         return data.length
       } catch (err) {

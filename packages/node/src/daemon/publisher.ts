@@ -21,7 +21,7 @@ export interface PublisherComponents {
   readonly state: () => NetworkState
   readonly identity: Identity
   readonly compute: Pick<Compute, 'checkPublish'>
-  readonly blobs: Pick<BlobStore, 'put'>
+  readonly blobs: Pick<BlobStore, 'putVerified'>
   readonly head: () => { stateRoot: string, height: number }
   readonly records: Pick<RecordHandler, 'handle'>
   readonly gossip: (bytes: Uint8Array) => Promise<void>
@@ -47,8 +47,8 @@ export function createPublisher (components: PublisherComponents): Publisher {
       const size = request.moduleFile.length + request.distilledFile.length
       if (size > state.manifest.limits.maxModuleBytes) throw new InvalidModuleError('publish', `module and distilled set are ${size} bytes, the network's limit is ${state.manifest.limits.maxModuleBytes}`, 'too_large')
       const checked = await compute.checkPublish(network, request.task, request.moduleFile, request.distilledFile)
-      const moduleBlob = blobs.put(request.moduleFile)
-      const distilled = blobs.put(request.distilledFile)
+      const moduleBlob = blobs.putVerified(checked.moduleBlob, request.moduleFile)
+      const distilled = blobs.putVerified(checked.distilled, request.distilledFile)
       const parent = components.head()
       const announcement = await signRecord<ModuleAnnouncement>({
         type: 'module-announcement',

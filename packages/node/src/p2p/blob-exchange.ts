@@ -1,7 +1,7 @@
 // The blob protocol (/medforge/blob/1.0.0): one request per stream, the server answers with a
 // header and the bytes in chunks; the client verifies the hash before anything is stored.
 import type { Libp2p, PeerId } from '@libp2p/interface'
-import { BLOB_PROTOCOL, DEFAULT_CHUNK_BYTES, blobResponseFrames, blobResponseFramesFrom, decodeBlobRequest, encodeBlobRequest, encodeBlobResponseHeader, readBlobResponse } from '@medforge/protocol'
+import { BLOB_PROTOCOL, DEFAULT_CHUNK_BYTES, blobResponseFramesFrom, decodeBlobRequest, encodeBlobRequest, encodeBlobResponseHeader, readBlobResponse } from '@medforge/protocol'
 import type { BlobStore } from '../store/blob-store.ts'
 import { readRequest, sendFrames } from './stream-io.ts'
 
@@ -17,26 +17,15 @@ export async function serveBlobs (libp2p: Libp2p, blobs: BlobStore, options: Blo
     const signal = AbortSignal.timeout(options.timeoutMs ?? 60_000)
     try {
       const request = decodeBlobRequest(await readRequest(stream, 1024, signal))
-      const streamed = blobs.verifiedChunks(request.cid, DEFAULT_CHUNK_BYTES)
-      if (streamed !== undefined && streamed.size <= options.maxBytes) {
+      // Hashed in chunks the first time (a corrupt copy is quarantined and answered as missing).
+      const streamed = await blobs.verify(request.cid) ? blobs.verifiedChunks(request.cid, DEFAULT_CHUNK_BYTES) : undefined
+      if (streamed === undefined) {
+        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'not_found', size: 0, message: '' })], signal)
+      } else if (streamed.size > options.maxBytes) {
+        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'too_large', size: streamed.size, message: '' })], signal)
+      } else {
         await sendFrames(stream, blobResponseFramesFrom(streamed.size, streamed.chunks), signal)
         options.onServed?.(request.cid, streamed.size)
-        await stream.close({ signal })
-        return
-      }
-      let data: Uint8Array | undefined
-      try {
-        data = blobs.has(request.cid) ? blobs.get(request.cid) : undefined
-      } catch {
-        data = undefined // corrupt on disk: quarantined by the store, answered as missing
-      }
-      if (data === undefined) {
-        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'not_found', size: 0, message: '' })], signal)
-      } else if (data.length > options.maxBytes) {
-        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'too_large', size: data.length, message: '' })], signal)
-      } else {
-        await sendFrames(stream, blobResponseFrames(data), signal)
-        options.onServed?.(request.cid, data.length)
       }
       await stream.close({ signal })
     } catch (err) {

@@ -1,7 +1,9 @@
 // Content-addressed blobs on disk: `blobs/<first 2 chars of the hash part>/<cid>`. Writes go to a
 // temp file, are fsynced, then renamed into place, so a crash never leaves a half-written blob
 // under its final name. Reads verify the hash; a blob that fails is moved to `quarantine/`.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { cidFromSha256 } from '@medforge/merge-core'
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { rawCidOf } from '@medforge/protocol'
 import { BlobStoreWriteError, CorruptBlobError } from '../errors.ts'
@@ -17,6 +19,16 @@ export interface BlobStore {
   verifiedChunks (cid: string, chunkBytes: number): { size: number, chunks: Iterable<Uint8Array> } | undefined
   /** Stores bytes and returns their CID (raw, sha2-256). Idempotent. */
   put (bytes: Uint8Array): string
+  /**
+   * Stores bytes whose sha2-256 the caller has just checked against `cid` (a verified transfer, a
+   * compute thread's hash): the event loop does not hash them again.
+   */
+  putVerified (cid: string, bytes: Uint8Array): string
+  /**
+   * Hashes a stored blob in chunks, yielding to the event loop between them (once per process and
+   * file version); false when it is absent or fails its CID (then it is quarantined).
+   */
+  verify (cid: string): Promise<boolean>
   size (cid: string): number | undefined
   list (): string[]
   /** Bytes stored (blobs only). */
@@ -52,12 +64,25 @@ export function readVerifiedBlob (dir: string, cid: string): Uint8Array | undefi
   return bytes
 }
 
+function processAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
 export function createBlobStore (dir: string, options: BlobStoreOptions = {}): BlobStore {
   const tmpDir = join(dir, 'tmp')
   const quarantine = join(dir, 'quarantine')
   mkdirSync(tmpDir, { recursive: true })
-  // Leftovers of writes interrupted by a crash: never visible under a CID, safe to drop.
-  for (const f of readdirSync(tmpDir)) rmSync(join(tmpDir, f), { force: true })
+  // Leftovers of writes interrupted by a crash: never visible under a CID, safe to drop. A temp
+  // file of a live process (a running daemon while `composite export` opens the store) is not.
+  for (const f of readdirSync(tmpDir)) {
+    const pid = Number(f.split('.')[1])
+    if (!Number.isInteger(pid) || !processAlive(pid)) rmSync(join(tmpDir, f), { force: true })
+  }
   const pathOf = (cid: string): string => blobPath(dir, cid)
   let counter = 0
   let used = 0
@@ -121,9 +146,7 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
       const st = stamp(path)
       if (verified.get(path) === st) return bytes
       if (rawCidOf(bytes) !== cid) {
-        mkdirSync(quarantine, { recursive: true })
-        renameSync(path, join(quarantine, `${cid}.${Date.now()}`))
-        used -= bytes.length
+        quarantineBlob(cid, path)
         throw new CorruptBlobError(cid, path)
       }
       if (verified.size > 100_000) verified.clear()
@@ -131,7 +154,40 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
       return bytes
     },
     put (bytes) {
-      const cid = rawCidOf(bytes)
+      return write(rawCidOf(bytes), bytes)
+    },
+    putVerified (cid, bytes) {
+      return write(cid, bytes)
+    },
+    async verify (cid) {
+      if (!CID_PATTERN.test(cid)) return false
+      const path = pathOf(cid)
+      let st: string
+      try { st = stamp(path) } catch { return false }
+      if (verified.get(path) === st) return true
+      const hash = createHash('sha256')
+      try {
+        for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+      } catch {
+        return false
+      }
+      if (cidFromSha256(hash.digest()) !== cid) { quarantineBlob(cid, path); return false }
+      verified.set(path, st)
+      return true
+    },
+    list
+  }
+
+  function quarantineBlob (cid: string, path: string): void {
+    mkdirSync(quarantine, { recursive: true })
+    try {
+      const size = statSync(path).size
+      renameSync(path, join(quarantine, `${cid}.${Date.now()}`))
+      used -= size
+    } catch { /* already moved */ }
+  }
+
+  function write (cid: string, bytes: Uint8Array): string {
       const path = pathOf(cid)
       if (existsSync(path)) return cid
       if (options.maxBytes !== undefined && used + bytes.length > options.maxBytes) {
@@ -149,13 +205,11 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
         }
         renameSync(tmp, path)
         used += bytes.length
-        verified.set(path, stamp(path)) // hashed just above: its CID is these bytes' digest
+        verified.set(path, stamp(path)) // hashed by the caller: its CID is these bytes' digest
       } catch (err) {
         try { rmSync(tmp, { force: true }) } catch { /* the temp path itself is unusable: nothing was written there */ }
         throw new BlobStoreWriteError(cid, err)
       }
       return cid
-    },
-    list
   }
 }
