@@ -56,8 +56,10 @@ function cancellable<D> (evaluator: CandidateEvaluator<D>, cancelled: () => bool
 
 export function createComputeEngine (components: ComputeEngineComponents): ComputeEngine {
   const states = new Map<string, NetworkState>()
-  /** Verified, decoded modules by network and CID. */
-  const decoded = new Map<string, MergeInput>()
+  /** Verified, decoded modules by network and CID, with the reference they were verified against. */
+  const decoded = new Map<string, { ref: ModuleRef, input: MergeInput }>()
+  const sameRef = (a: ModuleRef, b: ModuleRef): boolean =>
+    a.task === b.task && a.height === b.height && a.samples === b.samples && a.moduleBlob === b.moduleBlob && a.distilled === b.distilled && a.head === b.head
 
   const stateOf = (network: string): NetworkState => {
     const state = states.get(network)
@@ -74,11 +76,11 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
   function load (state: NetworkState, ref: ModuleRef): MergeInput {
     const key = `${state.network}|${ref.cid}`
     const cached = decoded.get(key)
-    if (cached !== undefined && cached.height === ref.height && cached.sampleCount === ref.samples) return cached
+    if (cached !== undefined && sameRef(cached.ref, ref)) return cached.input
     const verdict = verifyModule(state, ref, blob(ref.moduleBlob, 'module', ref), blob(ref.distilled, 'distilled set', ref))
     if (verdict instanceof InvalidModuleError) throw verdict
     const input: MergeInput = { module: verdict.module, height: ref.height, sampleCount: ref.samples, task: ref.task, context: verdict.context, label: ref.cid, cid: ref.cid }
-    decoded.set(key, input)
+    decoded.set(key, { ref, input })
     return input
   }
 

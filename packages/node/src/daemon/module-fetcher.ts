@@ -93,12 +93,13 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
   }
 
   /** Makes sure the store has the blob; its size, or undefined when no peer could give it. */
-  async function getBlob (cid: string, row: ModuleRow): Promise<number | undefined> {
+  async function getBlob (cid: string, row: ModuleRow, failed: Set<string>): Promise<number | undefined> {
     // A stored blob is hashed where it is read (the compute thread), not here on the event loop.
     const local = blobs.size(cid)
     if (local !== undefined) return local
     for (const peer of candidates(row)) {
       if (stopped) return undefined
+      if (failed.has(peer.toString())) continue // it already sent bad bytes for this module
       try {
         const t0 = performance.now()
         const data = await components.fetchBlob(peer, cid, { maxBytes: components.maxModuleBytes(), signal: AbortSignal.timeout(fetchTimeoutMs) })
@@ -112,6 +113,7 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
           log(err.message)
           return undefined
         }
+        failed.add(peer.toString())
         if (err instanceof HashMismatchError) {
           countRefusal('hash_mismatch', `blob ${cid} from ${peer}: ${err.message}`, 'gossip', peer)
           penalties.penalize(peer.toString(), PENALTY.hashMismatch)
@@ -136,8 +138,9 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
   async function fetchModule (cid: string): Promise<void> {
     const row = ledger.getModule(network, cid)
     if (row?.status !== 'fetching') return
-    const moduleBytes = await getBlob(row.moduleBlob, row)
-    const distilledBytes = moduleBytes === undefined ? undefined : await getBlob(row.distilled, row)
+    const failed = new Set<string>()
+    const moduleBytes = await getBlob(row.moduleBlob, row, failed)
+    const distilledBytes = moduleBytes === undefined ? undefined : await getBlob(row.distilled, row, failed)
     if (moduleBytes === undefined || distilledBytes === undefined) { retryLater(cid); return }
     retries.delete(cid)
     let verdict: VerifyOutcome
