@@ -1,34 +1,23 @@
 // Resident memory of a daemon process on the clinical network: idle, and at its peak while it
 // folds three modules with MedForge-Fusion (deterministic ViT forward on their distilled sets).
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { encodeDistilledSet, encodeModuleFile } from '@medforge/merge-core'
 import { VIT_ARCHITECTURE, distill, loadBaseWeights, loadSplit, loadTf, subset, trainLora } from '@medforge/clinical'
-import { PROTOCOL_VERSION, parseManifestBody, signManifest } from '@medforge/protocol'
-import { DataDir } from '@medforge/node'
-import { loadNetworkState } from '@medforge/node'
-import { spawnDaemon } from '@medforge/node'
+import { createLocalNetwork, spawnDaemon } from '@medforge/node'
 
 export const MEMORY_HEADER = '| daemon | RSS MiB |\n|---|---|'
 
 export async function benchMemory (log: (line: string) => void = console.log): Promise<string[]> {
-  const base = mkdtempSync(join(tmpdir(), 'medforge-bench-mem-'))
-  const dataDir = new DataDir(join(base, 'site'))
-  const identity = await dataDir.init('Bench Hospital', { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
   const weights = loadBaseWeights()
-  const body = parseManifestBody({
-    protocol: PROTOCOL_VERSION, networkId: 'bench', name: 'Bench', revision: 0, network: null, parent: null,
+  const net = await createLocalNetwork({
+    networkId: 'bench', name: 'Bench',
+    sites: [{ name: 'Bench Hospital' }],
     baseModel: { architecture: VIT_ARCHITECTURE, weights: weights.cid },
     tasks: [{ id: 'pneumonia', modality: 'chest-xray', labels: ['normal', 'pneumonia'], metric: 'auc' }],
-    lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 }, merge: { method: 'medforge-fusion', params: {} },
-    members: [{ peerId: identity.peerId, name: 'Bench Hospital', roles: ['contributor'] }], quorum: 1,
-    limits: { maxModuleBytes: 16 << 20, maxMessageBytes: 65536 }, bootstrap: [], createdAt: Date.now()
+    lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 }, merge: { method: 'medforge-fusion' },
+    quorum: 1, limits: { maxModuleBytes: 16 << 20, maxMessageBytes: 65536 }
   })
-  const manifest = await signManifest({ body, signatures: [] }, identity)
-  const state = await loadNetworkState([manifest])
-  dataDir.saveChain(state.network, [manifest])
-  dataDir.writeConfig({ ...dataDir.config(), networks: [state.network] })
+  const base = net.base
   // Three small but real modules with 20-image distilled sets.
   const tf = await loadTf('wasm')
   const bundles = []
@@ -39,7 +28,7 @@ export async function benchMemory (log: (line: string) => void = console.log): P
     const d = await distill(tf, weights, train, { task: 'pneumonia', classes: 2, imagesPerClass: 10, iterations: 20, seed: `mem-${i}` })
     bundles.push({ module: Buffer.from(encodeModuleFile(r.module)).toString('base64'), distilled: Buffer.from(encodeDistilledSet(d.set)).toString('base64') })
   }
-  const daemon = await spawnDaemon(dataDir.dir, { extraArgs: ['--quiet'] })
+  const daemon = await spawnDaemon(net.sites[0]!.dir, { extraArgs: ['--quiet'] })
   const rows: string[] = []
   try {
     await new Promise(r => setTimeout(r, 3000))

@@ -2,9 +2,8 @@
 // module and attested the new root, for N = 3, 10, 20 in-process daemons, with a small module and a
 // data-free merge, then with MedForge-Fusion (toy model: the loss costs microseconds, so this is
 // the network's and the scheduler's time).
-import { startDaemon } from '@medforge/node'
+import { startDaemon, readModuleBundle } from '@medforge/node'
 import type { Daemon } from '@medforge/node'
-import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
 import { join } from 'node:path'
 

@@ -8,9 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { newIdentity } from '@medforge/protocol'
-import { serveBlobs } from '@medforge/node'
-import { createMedforgeLibp2p } from '@medforge/node'
-import { createBlobStore } from '@medforge/node'
+import { serveBlobs, createMedforgeLibp2p, createBlobStore } from '@medforge/node'
 
 const sizes = process.argv.slice(2).map(Number)
 const store = createBlobStore(mkdtempSync(join(tmpdir(), 'medforge-bench-serve-')))

@@ -6,8 +6,7 @@ import { connect } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encodeFrame, newIdentity } from '@medforge/protocol'
-import { fetchBlob } from '@medforge/node'
-import { createMedforgeLibp2p } from '@medforge/node'
+import { fetchBlob, createMedforgeLibp2p } from '@medforge/node'
 
 export const TRANSFER_HEADER = '| blob | libp2p fetch s | fetch MB/s | raw TCP s | raw TCP MB/s | fetch / raw TCP | bare libp2p stream MB/s | bare / raw TCP |\n|---|---|---|---|---|---|---|---|'
 

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BLOB_PROTOCOL, decodeBlobRequest, encodeBlobResponseHeader, encodeFrame, rawCidOf, signRecord, topics } from '@medforge/protocol'
+import { BLOB_PROTOCOL, decodeBlobRequest, encodeBlobResponseHeader, encodeFrame, signRecord, topics } from '@medforge/protocol'
+import { cidOfBytes } from '@medforge/merge-core'
 import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
 import { lpStream } from '@libp2p/utils'
 import { createMedforgeLibp2p } from '@medforge/node'
@@ -82,7 +83,7 @@ export async function createAdversary (identity: Identity, network: string): Pro
     },
     async gossip (data) { await node.services.pubsub.publish(topic, data) },
     offer (bytes, mode) {
-      const cid = rawCidOf(bytes)
+      const cid = cidOfBytes(bytes)
       offered.set(cid, { bytes, mode })
       return cid
     },

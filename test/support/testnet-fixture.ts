@@ -2,12 +2,8 @@
 // with the toy model, trained module bundles, and daemons as separate processes on loopback.
 import { join } from 'node:path'
 import { ToyModel } from '@medforge/merge-core'
-import { TOY_ARCHITECTURE, toyWeightsCid } from '@medforge/node'
-import { writeModuleBundle } from '@medforge/node'
-import { createLocalNetwork } from '@medforge/node'
-import type { LocalNetwork, LocalSite } from '@medforge/node'
-import { MEDFORGE_BIN, spawnDaemon } from '@medforge/node'
-import type { DaemonProcess } from '@medforge/node'
+import { TOY_ARCHITECTURE, toyWeightsCid, writeModuleBundle, createLocalNetwork, MEDFORGE_BIN, spawnDaemon } from '@medforge/node'
+import type { LocalNetwork, LocalSite, DaemonProcess } from '@medforge/node'
 
 export { agreeOn, waitFor } from '@medforge/node'
 

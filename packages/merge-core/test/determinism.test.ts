@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { InvalidLossError, Xoshiro128, detExp, detLog, nelderMead } from '../src/index.ts'
+import { InvalidLossError, Xoshiro128, detExp, detLog } from '../src/index.ts'
+import { nelderMead } from '../src/optimizer/nelder-mead.ts'
 
 function bits (x: number): string {
   const b = Buffer.alloc(8); b.writeDoubleBE(x); return b.toString('hex')

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import {
-  IncompatibleModulesError, InvalidMergeOptionsError, ToyModel, Xoshiro128, combine, dropAndRescale, electAndMerge, headCid,
-  keepTopK, loraModuleFromTensors, mergeModules, moduleCid, moduleTensors, newLoraConfig, parseLoraConfig, weightedSum, fuse, canonicalOrder,
-  canonicalMethod, compositeModule
-} from '../src/index.ts'
+import { IncompatibleModulesError, InvalidMergeOptionsError, ToyModel, Xoshiro128, combine, headCid, mergeModules, moduleCid, newLoraConfig, canonicalOrder, canonicalMethod, compositeModule } from '../src/index.ts'
+import { parseLoraConfig } from '../src/lora-config.ts'
+import { loraModuleFromTensors, moduleTensors } from '../src/lora-module.ts'
+import { dropAndRescale } from '../src/merge/data-free.ts'
+import { electAndMerge, keepTopK, weightedSum } from '../src/merge/f32-ops.ts'
+import { fuse } from '../src/merge/fusion.ts'
 import type { LoraModule, MergeInput, MergeMethod, OrderedInput, ToyData, FusionState } from '../src/index.ts'
 import { toyInputs } from './toy-inputs.ts'
 
@@ -212,7 +213,7 @@ describe('refusals', () => {
 
 describe('selection', () => {
   it('property: selectKth agrees with sorting', async () => {
-    const { selectKth } = await import('../src/index.ts')
+    const { selectKth } = await import('../src/merge/f32-ops.ts')
     fc.assert(fc.property(fc.array(fc.float({ noNaN: true }), { minLength: 1, maxLength: 60 }), fc.nat(), (values, at) => {
       const n = at % values.length
       const sorted = Float32Array.from(values).sort()

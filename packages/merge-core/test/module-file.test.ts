@@ -3,10 +3,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import {
-  InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError, ToyModel, cidOfBytes, decodeDistilledSet, decodeModuleFile,
-  encodeDistilledSet, encodeModuleFile, encodeSafetensors, moduleCid, headCid
-} from '../src/index.ts'
+import { InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError, ToyModel, cidOfBytes, decodeDistilledSet, decodeModuleFile, encodeDistilledSet, encodeModuleFile, encodeSafetensors, moduleCid, headCid } from '../src/index.ts'
 import type { DistilledSet } from '../src/index.ts'
 
 const model = new ToyModel()

@@ -4,10 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, cpSync, rmSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import {
-  InvalidAdapterError, decodeSafetensors, encodeSafetensors, headCid, loraModuleFromTensors, moduleCid, moduleTensors,
-  parameterCount, parseLoraConfig, readPeftAdapter, writePeftAdapter
-} from '../src/index.ts'
+import { InvalidAdapterError, decodeSafetensors, encodeSafetensors, headCid, moduleCid, parameterCount, readPeftAdapter, writePeftAdapter } from '../src/index.ts'
+import { parseLoraConfig } from '../src/lora-config.ts'
+import { loraModuleFromTensors, moduleTensors } from '../src/lora-module.ts'
 import type { F32Tensor } from '../src/index.ts'
 
 const fixtures = join(import.meta.dirname, 'fixtures')

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { createHash } from 'node:crypto'
-import { InvalidSafetensorsError, decodeSafetensors, encodeSafetensors, f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../src/index.ts'
+import { InvalidSafetensorsError, decodeSafetensors, encodeSafetensors, f32ToF16 } from '../src/index.ts'
+import { f16ToF32, bf16ToF32, f32ToBf16 } from '../src/float16.ts'
 import type { F32Tensor } from '../src/index.ts'
 
 function file (header: Record<string, unknown>, data: Uint8Array, headerText?: string): Uint8Array {

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { rawCidOf } from '@medforge/protocol'
+import { cidOfBytes } from '@medforge/merge-core'
 import { createBlobStore } from '../src/store/blob-store.ts'
 import { BlobStoreWriteError, CorruptBlobError } from '../src/errors.ts'
 import { tempDir } from './support.ts'
@@ -13,13 +13,13 @@ describe('blob store', () => {
     const store = createBlobStore(dir)
     const bytes = new TextEncoder().encode('hello blob')
     const cid = store.put(bytes)
-    assert.equal(cid, rawCidOf(bytes))
+    assert.equal(cid, cidOfBytes(bytes))
     assert.equal(store.put(bytes), cid)
     assert.ok(store.has(cid))
     assert.equal(store.size(cid), bytes.length)
     assert.deepEqual(new Uint8Array(store.get(cid)!), bytes)
     assert.deepEqual(store.list(), [cid])
-    assert.equal(store.get(rawCidOf(Uint8Array.of(1))), undefined)
+    assert.equal(store.get(cidOfBytes(Uint8Array.of(1))), undefined)
     assert.equal(store.has('not a cid'), false)
     assert.throws(() => store.get('../../etc/passwd'), TypeError, 'a path is never taken for a CID')
   })
@@ -49,7 +49,7 @@ describe('blob store', () => {
     rmSync(join(dir, 'tmp'), { recursive: true })
     writeFileSync(join(dir, 'tmp'), 'not a directory')
     assert.throws(() => store.put(Uint8Array.of(7)), (err: Error) => err instanceof BlobStoreWriteError && /cannot store blob/.test(err.message))
-    assert.equal(existsSync(join(dir, rawCidOf(Uint8Array.of(7)).slice(-2), rawCidOf(Uint8Array.of(7)))), false)
+    assert.equal(existsSync(join(dir, cidOfBytes(Uint8Array.of(7)).slice(-2), cidOfBytes(Uint8Array.of(7)))), false)
     assert.equal(new BlobStoreWriteError('bafkreix', Object.assign(new Error('no space'), { code: 'ENOSPC' })).diskFull, true)
   })
 

@@ -4,20 +4,20 @@ import assert from 'node:assert/strict'
 import { encodeDistilledSet, newLoraConfig } from '@medforge/merge-core'
 import { BASE_MODEL_CID, HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loraLayers, loadBaseWeights } from '@medforge/clinical'
 import type { LoraModule, LoraPair } from '@medforge/merge-core'
-import { newIdentity, parseManifestBody, PROTOCOL_VERSION } from '@medforge/protocol'
+import { genesisManifestBody, newIdentity } from '@medforge/protocol'
 import type { ManifestBody } from '@medforge/protocol'
 import { modelFor } from '../src/daemon/network-model.ts'
 import { InvalidModuleError, NotJoinedError } from '../src/errors.ts'
 
 async function manifest (weights = BASE_MODEL_CID): Promise<ManifestBody> {
   const id = await newIdentity()
-  return parseManifestBody({
-    protocol: PROTOCOL_VERSION, networkId: 'clinical', name: 'Clinical', revision: 0, network: null, parent: null,
+  return genesisManifestBody({
+    networkId: 'clinical', name: 'Clinical',
     baseModel: { architecture: VIT_ARCHITECTURE, weights },
     tasks: [{ id: 'pneumonia', modality: 'chest-xray', labels: ['normal', 'pneumonia'], metric: 'auc' }],
-    lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 }, merge: { method: 'medforge-fusion', params: {} },
+    lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 }, merge: { method: 'medforge-fusion' },
     members: [{ peerId: id.peerId, name: 'A', roles: ['contributor'] }], quorum: 1,
-    limits: { maxModuleBytes: 1 << 22, maxMessageBytes: 16384 }, bootstrap: [], createdAt: 1
+    limits: { maxModuleBytes: 1 << 22, maxMessageBytes: 16384 }, createdAt: 1
   })
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ToyModel, encodeDistilledSet, encodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
 import type { MergeInput, ToyData } from '@medforge/merge-core'
-import { PROTOCOL_VERSION, parseManifestBody, signManifest } from '@medforge/protocol'
+import { genesisManifestBody, signManifest } from '@medforge/protocol'
 import type { Identity, SignedManifest } from '@medforge/protocol'
 import { TOY_ARCHITECTURE, toyWeightsCid } from '../src/daemon/network-model.ts'
 import { loadNetworkState } from '../src/daemon/network-state.ts'
@@ -21,21 +21,16 @@ export function tempDir (prefix: string): string {
 }
 
 export async function toyManifest (members: Identity[], merge: { method: string, params?: Record<string, number | string> }, limits = { maxModuleBytes: 1 << 20, maxMessageBytes: 16384 }): Promise<SignedManifest> {
-  const body = parseManifestBody({
-    protocol: PROTOCOL_VERSION,
+  const body = genesisManifestBody({
     networkId: 'toy-unit',
     name: 'Toy unit net',
-    revision: 0,
-    network: null,
-    parent: null,
     baseModel: { architecture: TOY_ARCHITECTURE, weights: toyWeightsCid() },
     tasks: [{ id: 'a', modality: 'synthetic', labels: ['x', 'y'], metric: 'accuracy' }, { id: 'b', modality: 'synthetic', labels: ['x', 'y'], metric: 'accuracy' }],
     lora: { targets: ['encoder'], rank: 2, alpha: 4 },
-    merge: { method: merge.method, params: merge.params ?? {} },
+    merge,
     members: members.map((m, i) => ({ peerId: m.peerId, name: `Member ${i}`, roles: ['contributor'] })),
     quorum: 1,
     limits,
-    bootstrap: [],
     createdAt: 1_790_000_000_000
   })
   return await signManifest({ body, signatures: [] }, members[0]!)

@@ -5,8 +5,7 @@ import { createHash } from 'node:crypto'
 import * as lp from 'it-length-prefixed'
 import { Uint8ArrayList } from 'uint8arraylist'
 import * as varint from 'uint8-varint'
-import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
+import { cidFromSha256 } from '@medforge/merge-core'
 import { decodeCanonical, encodeCanonical } from './canonical.ts'
 import { HashMismatchError, MalformedError, RemoteStatusError, TooLargeError } from './errors.ts'
 import { asObject, int, onlyKeys, str } from './schema.ts'
@@ -125,10 +124,6 @@ export function decodeSyncResponse (payload: Uint8Array, maxRecordBytes: number)
   return { records: records as Uint8Array[], next }
 }
 
-export function rawCidOf (data: Uint8Array): string {
-  return CID.createV1(0x55, Digest.create(0x12, createHash('sha256').update(data).digest())).toString()
-}
-
 export interface ReadBlobOptions {
   readonly cid: string
   /** The most this side accepts (the network's maxModuleBytes). */
@@ -171,7 +166,7 @@ export async function readBlobResponse (source: AsyncIterable<Uint8Array | Uint8
   }
   if (header === undefined) throw new MalformedError('blob stream', 'ended before the response header')
   if (received !== header.size) throw new MalformedError('blob stream', `ended after ${received} of ${header.size} bytes`)
-  const actual = CID.createV1(0x55, Digest.create(0x12, hash.digest())).toString()
+  const actual = cidFromSha256(hash.digest())
   if (actual !== options.cid) throw new HashMismatchError(options.cid, actual)
   return out!
 }

@@ -1,4 +1,5 @@
 import { describe, it } from 'node:test'
+import { cidOfBytes } from '@medforge/merge-core'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -8,7 +9,7 @@ import {
   HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES,
   blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord,
   decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile,
-  encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, rawCidOf,
+  encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody,
   readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation,
   verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES
 } from '../src/index.ts'
@@ -206,14 +207,14 @@ describe('decoders under random input', () => {
 describe('blob stream', () => {
   async function * chunks (frames: Iterable<Uint8Array | Uint8ArrayList>): AsyncGenerator<Uint8Array> { for (const f of frames) yield f.subarray() }
   const data = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff)
-  const cid = rawCidOf(data)
+  const cid = cidOfBytes(data)
 
   it('reads a chunked blob and verifies its hash', async () => {
     const out = await readBlobResponse(chunks(blobResponseFrames(data, 4096)), { cid, maxBytes: 1e6, maxChunkBytes: 4096 })
     assert.deepEqual(out, data)
   })
   it('refuses wrong bytes, oversize, truncation and remote errors with typed errors', async () => {
-    const other = rawCidOf(new Uint8Array([1]))
+    const other = cidOfBytes(new Uint8Array([1]))
     await assert.rejects(readBlobResponse(chunks(blobResponseFrames(data)), { cid: other, maxBytes: 1e6 }), HashMismatchError)
     await assert.rejects(readBlobResponse(chunks(blobResponseFrames(data)), { cid, maxBytes: 1000 }), TooLargeError)
     await assert.rejects(readBlobResponse(chunks([...blobResponseFrames(data, 4096)].slice(0, 5)), { cid, maxBytes: 1e6, maxChunkBytes: 4096 }), /ended after 16384 of 70000 bytes/)

@@ -2,7 +2,7 @@
 import { loadSplit } from '../data/medmnist.ts'
 import type { SplitName } from '../data/medmnist.ts'
 import type { LoraModule } from '@medforge/merge-core'
-import { loraScaling } from '@medforge/merge-core'
+import { loraScaling, mixProbabilities } from '@medforge/merge-core'
 import { classificationMetrics } from './metrics.ts'
 import type { ClassificationMetrics } from './metrics.ts'
 import { headToTensors, moduleToTensors, predictTf } from './lora-train.ts'
@@ -53,20 +53,14 @@ export function evaluateMixtureOnSplit (tf: Tf, weights: VitWeights, modules: re
   const headTensors = headToTensors(tf, head)
   if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
   const classes = headTensors.b.shape[0]!
-  const mixed = new Float64Array(count * classes)
   try {
-    modules.forEach((m, j) => {
+    const predictions = modules.map(m => {
       const { lora } = moduleToTensors(tf, m)
       const p = predictTf(vit, inputs, count, headTensors, lora, loraScaling(m.config))
-      for (let i = 0; i < p.length; i++) mixed[i] = mixed[i]! + mixWeights[j]! * p[i]!
       for (const t of lora.values()) { t.A.dispose(); t.B.dispose() }
+      return p
     })
-    for (let s = 0; s < count; s++) {
-      let sum = 0
-      for (let c = 0; c < classes; c++) { const v = Math.max(mixed[s * classes + c]!, 1e-12); mixed[s * classes + c] = v; sum += v }
-      for (let c = 0; c < classes; c++) mixed[s * classes + c] = mixed[s * classes + c]! / sum
-    }
-    return classificationMetrics(mixed, classes, labels)
+    return classificationMetrics(mixProbabilities(mixWeights, predictions, classes), classes, labels)
   } finally {
     vit.dispose(); headTensors.W.dispose(); headTensors.b.dispose()
   }

@@ -18,27 +18,37 @@ type MixtureMethod = Extract<CanonicalMethod, { name: 'medforge-mixture' }>
 export const MIXTURE_PROBABILITY_FLOOR = 1e-12
 
 /**
- * Cross-entropy of the mixture. Per sample, each class score is q_c = max(Σ_j w_j·p_jc, floor)
+ * The mixture's prediction, the one rule every scorer of a mixture uses (the search, the daemon's
+ * metrics, clinical evaluation). Per sample, each class score is q_c = max(Σ_j w_j·p_jc, floor)
  * and the prediction is q / Σ_c q_c: a proper distribution for any weights, so weights cannot buy
- * a lower loss by growing (raw sums of probabilities above one would).
+ * a lower loss by growing (raw sums of probabilities above one would). `probabilities[j]` is
+ * module j's row-major [samples, classes] output.
  */
+export function mixProbabilities (weights: readonly number[], probabilities: ReadonlyArray<ArrayLike<number>>, classes: number): Float64Array {
+  const n = (probabilities[0]?.length ?? 0) / classes
+  const out = new Float64Array(n * classes)
+  for (let i = 0; i < n; i++) {
+    let total = 0
+    for (let c = 0; c < classes; c++) {
+      let q = 0
+      for (let j = 0; j < probabilities.length; j++) q += weights[j]! * probabilities[j]![i * classes + c]!
+      if (!(q > MIXTURE_PROBABILITY_FLOOR)) q = MIXTURE_PROBABILITY_FLOOR
+      out[i * classes + c] = q
+      total += q
+    }
+    for (let c = 0; c < classes; c++) out[i * classes + c] = out[i * classes + c]! / total
+  }
+  return out
+}
+
+/** Cross-entropy of the mixture's prediction (mixProbabilities) against the labels. */
 export function mixtureCrossEntropy (weights: readonly number[], predictions: readonly Predictions[]): number {
   const first = predictions[0]!
   const n = first.labels.length
   const k = first.classes
+  const mixed = mixProbabilities(weights, predictions.map(p => p.probabilities), k)
   let sum = 0
-  for (let i = 0; i < n; i++) {
-    let total = 0
-    let target = 0
-    for (let c = 0; c < k; c++) {
-      let q = 0
-      for (let j = 0; j < predictions.length; j++) q += weights[j]! * predictions[j]!.probabilities[i * k + c]!
-      if (!(q > MIXTURE_PROBABILITY_FLOOR)) q = MIXTURE_PROBABILITY_FLOOR
-      total += q
-      if (c === first.labels[i]) target = q
-    }
-    sum -= detLog(target / total)
-  }
+  for (let i = 0; i < n; i++) sum -= detLog(mixed[i * k + first.labels[i]!]!)
   return n === 0 ? 0 : sum / n
 }
 

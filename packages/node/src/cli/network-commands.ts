@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import {
-  MalformedError, PROTOCOL_VERSION, decodeManifestFile, encodeKeyFile, encodeManifestFile, manifestCid, networkCid, newIdentity,
-  readKeyFile, restrictKeyFile, signManifest, topics, verifyManifestChain, MEMBER_ROLES, parseManifestBody, checkSignatures
+  DEFAULT_LIMITS, MalformedError, decodeManifestFile, genesisManifestBody, encodeKeyFile, encodeManifestFile, manifestCid, networkCid, newIdentity,
+  readKeyFile, restrictKeyFile, signManifest, topics, verifyManifestChain, MEMBER_ROLES, checkSignatures
 } from '@medforge/protocol'
 import type { MemberRole, SignedManifest } from '@medforge/protocol'
 import { UsageError } from './usage-error.ts'
@@ -132,22 +132,17 @@ async function networkCreate (args: string[]): Promise<void> {
     if (!Number.isFinite(n)) throw new UsageError(`${flag} must be a number, got "${v}"`)
     return n
   }
-  const body = parseManifestBody({
-    protocol: PROTOCOL_VERSION,
+  const body = genesisManifestBody({
     networkId: values.id ?? values.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, ''),
     name: values.name,
-    revision: 0,
-    network: null,
-    parent: null,
     baseModel: { architecture, weights },
     tasks,
     lora: { targets: (values.targets ?? 'q_proj,v_proj').split(','), rank: num(values.rank, 4, '--rank'), alpha: num(values.alpha, 8, '--alpha') },
-    merge: { method: values.method ?? 'medforge-fusion', params: {} },
+    merge: { method: values.method ?? 'medforge-fusion' },
     members,
     quorum: num(values.quorum, Math.floor(members.length / 2) + 1, '--quorum'),
-    limits: { maxModuleBytes: num(values['max-module-bytes'], 64 * 1024 * 1024, '--max-module-bytes'), maxMessageBytes: num(values['max-message-bytes'], 64 * 1024, '--max-message-bytes') },
-    bootstrap: values.bootstrap ?? [],
-    createdAt: Date.now()
+    limits: { maxModuleBytes: num(values['max-module-bytes'], DEFAULT_LIMITS.maxModuleBytes, '--max-module-bytes'), maxMessageBytes: num(values['max-message-bytes'], DEFAULT_LIMITS.maxMessageBytes, '--max-message-bytes') },
+    bootstrap: values.bootstrap ?? []
   })
   let manifest: SignedManifest = { body, signatures: [] }
   if (values.key !== undefined) manifest = await signManifest(manifest, readKeyFile(values.key))

@@ -1,5 +1,5 @@
-// `medforge toy …`: the small deterministic model used for protocol testnets and tests, until the
-// clinical vision model is available. Produces real, trained module bundles on synthetic tasks.
+// `medforge toy …`: the small deterministic model for protocol testnets and tests, where the clinical
+// model would make every step slow. Produces real, trained module bundles on synthetic tasks.
 import { parseArgs } from 'node:util'
 import { ToyModel } from '@medforge/merge-core'
 import { TOY_ARCHITECTURE, toyWeightsCid } from '../daemon/network-model.ts'

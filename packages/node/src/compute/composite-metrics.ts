@@ -2,6 +2,7 @@
 // compute from what it already has (no private data), shown on the dashboard after each merge.
 // Indicative only — distilled sets are tiny and synthetic; clinical numbers come from `medforge eval`.
 import { classificationMetrics } from '@medforge/clinical'
+import { mixProbabilities } from '@medforge/merge-core'
 import type { CandidateEvaluator, MergeResult, Predictions } from '@medforge/merge-core'
 
 export interface TaskMetrics { readonly accuracy: number, readonly auc: number, readonly samples: number }
@@ -15,19 +16,11 @@ export async function distilledSetMetrics (result: MergeResult, evaluator: Candi
     if (result.composite.kind === 'adapter') {
       p = await evaluator.predict(result.composite.module, contributor)
     } else {
-      // A mixture: each module applied with this contributor's head, mixed with the composite's weights.
-      const weights = result.composite.weights
-      let mixed: Float64Array | undefined
-      let labels: Int32Array = new Int32Array()
-      let classes = 0
-      for (const [j, other] of result.inputs.entries()) {
-        const q = await evaluator.predict(other.module, contributor)
-        mixed ??= new Float64Array(q.probabilities.length)
-        for (let i = 0; i < q.probabilities.length; i++) mixed[i] = mixed[i]! + weights[j]! * q.probabilities[i]!
-        labels = q.labels
-        classes = q.classes
-      }
-      p = { probabilities: mixed!, labels, classes }
+      // A mixture: each module applied with this contributor's head, mixed as the merge mixes them.
+      const predictions: Predictions[] = []
+      for (const other of result.inputs) predictions.push(await evaluator.predict(other.module, contributor))
+      const first = predictions[0]!
+      p = { probabilities: mixProbabilities(result.composite.weights, predictions.map(q => q.probabilities), first.classes), labels: first.labels, classes: first.classes }
     }
     const g = byTask.get(contributor.task) ?? { probs: [], labels: [], classes: p.classes }
     g.probs.push(...p.probabilities)

@@ -1,5 +1,5 @@
-// The daemon's event stream: what the CLI log, the HTTP API (recent events) and, later, the
-// dashboard and metrics observe. Keeps the last events in a bounded ring.
+// The daemon's event stream: what the CLI log, the HTTP API (recent events and the live stream),
+// the dashboard and the Prometheus metrics observe. Keeps the last events in a bounded ring.
 export interface DaemonEventMap {
   record: { network: string, type: string, cid: string, source: string, from: string | undefined }
   refusal: { network: string, code: string, verdict: string, detail: string, source: string, from: string | undefined }

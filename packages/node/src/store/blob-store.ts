@@ -2,10 +2,9 @@
 // temp file, are fsynced, then renamed into place, so a crash never leaves a half-written blob
 // under its final name. Reads verify the hash; a blob that fails is moved to `quarantine/`.
 import { createHash } from 'node:crypto'
-import { cidFromSha256 } from '@medforge/merge-core'
+import { cidFromSha256, cidOfBytes } from '@medforge/merge-core'
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
-import { rawCidOf } from '@medforge/protocol'
 import { BlobStoreWriteError, CorruptBlobError } from '../errors.ts'
 
 export interface BlobStore {
@@ -60,7 +59,7 @@ export function readVerifiedBlob (dir: string, cid: string): Uint8Array | undefi
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw err
   }
-  if (rawCidOf(bytes) !== cid) throw new CorruptBlobError(cid, blobPath(dir, cid))
+  if (cidOfBytes(bytes) !== cid) throw new CorruptBlobError(cid, blobPath(dir, cid))
   return bytes
 }
 
@@ -145,7 +144,7 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
       }
       const st = stamp(path)
       if (verified.get(path) === st) return bytes
-      if (rawCidOf(bytes) !== cid) {
+      if (cidOfBytes(bytes) !== cid) {
         quarantineBlob(cid, path)
         throw new CorruptBlobError(cid, path)
       }
@@ -154,7 +153,7 @@ export function createBlobStore (dir: string, options: BlobStoreOptions = {}): B
       return bytes
     },
     put (bytes) {
-      return write(rawCidOf(bytes), bytes)
+      return write(cidOfBytes(bytes), bytes)
     },
     putVerified (cid, bytes) {
       return write(cid, bytes)
