@@ -1,6 +1,6 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
 // BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
-//   node scripts/bench.ts [--quick] [--no-append] [--only merge,transfer,propagation,search,training,memory]
+//   node scripts/bench.ts [--quick] [--no-append] [--only merge,transfer,propagation,search,training,memory,responsiveness]
 import { appendFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { TRANSFER_HEADER, benchTransfer } from './bench/transfer.ts'
 import { PROPAGATION_HEADER, benchPropagation } from './bench/propagation.ts'
 import { SEARCH_HEADER, TRAINING_HEADER, benchSearch, benchTraining } from './bench/model.ts'
 import { MEMORY_HEADER, benchMemory } from './bench/memory.ts'
+import { RESPONSIVENESS_HEADER, benchResponsiveness } from './bench/responsiveness.ts'
 
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' } } })
 const quick = values.quick === true
@@ -21,7 +22,8 @@ const sections: Array<{ key: string, title: string, header: string, run: () => P
   { key: 'propagation', title: 'Propagation: publish → every daemon merged and attested (in-process daemons, toy module)', header: PROPAGATION_HEADER, run: async () => await benchPropagation(quick) },
   { key: 'search', title: 'One MedForge-Fusion step on the clinical model (3 contributors x 20 distilled images)', header: SEARCH_HEADER, run: async () => await benchSearch() },
   { key: 'training', title: 'LoRA training throughput (rank 4, q_proj + v_proj, batch 64)', header: TRAINING_HEADER, run: async () => await benchTraining(quick) },
-  { key: 'memory', title: 'Daemon memory', header: MEMORY_HEADER, run: async () => await benchMemory() }
+  { key: 'memory', title: 'Daemon memory', header: MEMORY_HEADER, run: async () => await benchMemory() },
+  { key: 'responsiveness', title: 'API latency while merging: /status during a MedForge-Fusion fold on the compute threads (target: p99 < 250 ms)', header: RESPONSIVENESS_HEADER, run: async () => await benchResponsiveness() }
 ]
 const out: string[] = [`### npm run bench — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}`, '']
 const started = performance.now()

@@ -5,10 +5,9 @@
 // (8x the benchmark's p99 target), not a speed target.
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { VIT_ARCHITECTURE, loadBaseWeights } from '@medforge/clinical'
+import { VIT_ARCHITECTURE, loadBaseWeights, syntheticVitBundle } from '@medforge/clinical'
 import { agreeOn, createLocalNetwork, spawnDaemon, waitFor } from '@medforge/node'
 import type { DaemonProcess, LocalNetwork } from '@medforge/node'
-import { syntheticVitBundle } from './support/vit-modules.ts'
 
 const LIVENESS_MS = 2000
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { newIdentity } from '@medforge/protocol'
-import { serveBlobs, createMedforgeLibp2p, createBlobStore } from '@medforge/node'
+import { createMedforgeLibp2p, createBlobStore } from '@medforge/node'
 
 const sizes = process.argv.slice(2).map(Number)
 const store = createBlobStore(mkdtempSync(join(tmpdir(), 'medforge-bench-serve-')))
@@ -20,8 +20,7 @@ for (const mb of sizes) {
   blobs.set(cid, bytes)
   cids[mb] = cid
 }
-const node = await createMedforgeLibp2p({ privateKey: (await newIdentity()).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], maxMessageBytes: 65536 })
-await serveBlobs(node, store, { maxBytes: 1 << 30, timeoutMs: 600_000 })
+const node = await createMedforgeLibp2p({ privateKey: (await newIdentity()).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], maxMessageBytes: 65536, blobs: { blobs: store, maxBytes: 1 << 30, timeoutMs: 600_000 } })
 // The stack's own ceiling: the same number of bytes over a plain libp2p stream, no framing, no hash.
 export const BARE_PROTOCOL = '/medforge-bench/bare/1.0.0'
 const zeros = new Uint8Array(256 * 1024)

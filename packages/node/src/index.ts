@@ -19,7 +19,8 @@ export type { BlobStore } from './store/blob-store.ts'
 
 export { createMedforgeLibp2p } from './p2p/create-libp2p.ts'
 export type { MedforgeLibp2p } from './p2p/create-libp2p.ts'
-export { fetchBlob, serveBlobs } from './p2p/blob-exchange.ts'
+export { blobService, fetchBlob } from './p2p/blob-exchange.ts'
+export { syncService } from './p2p/sync-exchange.ts'
 
 export { readModuleBundle, writeModuleBundle } from './cli/module-bundle.ts'
 export { UsageError } from './cli/usage-error.ts'
@@ -29,5 +30,6 @@ export type { LocalNetwork, LocalNetworkSpec, LocalSite } from './testnet/local-
 export { DaemonUnreachableError, MEDFORGE_BIN, spawnDaemon } from './testnet/daemon-process.ts'
 export type { DaemonProcess, SpawnDaemonOptions } from './testnet/daemon-process.ts'
 export { agreeOn, waitFor } from './testnet/convergence.ts'
+export type { ApiErrorBody, AttestationsResponse, CompositeResponse, MergesResponse, ModulesResponse, NetworkStatus, PeersResponse, PublishResponse, StatusResponse } from './api/api-types.ts'
 
 export * from './errors.ts'

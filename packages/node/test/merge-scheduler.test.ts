@@ -11,7 +11,9 @@ import { createMergeScheduler } from '../src/daemon/merge-scheduler.ts'
 import type { MergeSummary } from '../src/compute/merge-job.ts'
 import { createBlobStore } from '../src/store/blob-store.ts'
 import { Ledger } from '../src/store/ledger.ts'
-import { inProcessCompute, joinedDataDir, storeReadyModule, toyInput, toyModel } from './support.ts'
+import { inProcessCompute, joinedDataDir, storeReadyBundle, storeReadyModule, toyInput, toyModel } from './support.ts'
+import { readyMergeJob } from '../src/compute/checkpoints.ts'
+import { VIT_ARCHITECTURE, loadBaseWeights, syntheticVitBundle } from '@medforge/clinical'
 
 async function setUp (merge: { method: string, params?: Record<string, number> }, compute: (blobDir: string) => Compute) {
   const { dataDir, state } = await joinedDataDir(merge)
@@ -73,34 +75,48 @@ describe('merge scheduler', () => {
   })
 
   it('on worker threads: a module arriving mid-fold abandons it, and the restart resumes from the checkpointed prefix', async () => {
-    let onFirstCheckpoint = (): void => {}
-    const t = await setUp({ method: 'medforge-fusion', params: { budget: 40 } }, blobDir => {
-      const workers = createComputeWorkers({ blobDir })
-      return { ...workers, merge: async (job, options) => await workers.merge(job, { ...options, onCheckpoint: c => { options.onCheckpoint(c); if (c.count === 2) onFirstCheckpoint() } }) }
+    // ViT-sized modules: each fold step takes the compute thread seconds, so the module that
+    // arrives when the 2-module prefix is checkpointed lands in the middle of step 3.
+    const lora = { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 }
+    const { dataDir, state } = await joinedDataDir({ method: 'medforge-fusion', params: { budget: 8 } }, undefined, {
+      baseModel: { architecture: VIT_ARCHITECTURE, weights: loadBaseWeights().cid }, lora, tasks: [{ id: 'a', modality: 'x', labels: ['x', 'y'], metric: 'auc' }]
     })
+    const ledger = new Ledger(dataDir.ledgerPath)
+    const blobs = createBlobStore(dataDir.blobDir)
+    const workers = createComputeWorkers({ blobDir: dataDir.blobDir })
+    const merged: MergeSummary[] = []
+    let onSecondCheckpoint = (): void => {}
     try {
-      for (let i = 1; i <= 4; i++) t.add(toyInput(i, i))
-      const scheduler = t.make()
+      await workers.setNetwork(state.network, state.chain)
+      const add = (i: number): void => { storeReadyBundle(ledger, blobs, state.network, syntheticVitBundle(`m${i}`, 'a', { ...lora, classes: 2, imagesPerClass: 4 }), 'a', i) }
+      for (let i = 1; i <= 4; i++) add(i)
+      const scheduler = createMergeScheduler({
+        ledger, blobs, network: state.network, folds: () => true,
+        compute: { merge: async (job, options) => await workers.merge(job, { ...options, onCheckpoint: c => { options.onCheckpoint(c); if (c.count === 2) onSecondCheckpoint() } }) },
+        onMerged: summary => { merged.push(summary) },
+        onError: err => { throw err }
+      })
       let second: Promise<void> | undefined
       let runningThen = false
-      // The fold has stored its 2-module prefix and is still running: a fifth module arrives.
-      onFirstCheckpoint = () => {
-        onFirstCheckpoint = () => {}
+      onSecondCheckpoint = () => {
+        onSecondCheckpoint = () => {}
         runningThen = scheduler.running
-        t.add(toyInput(5, 5))
+        add(5)
         second = scheduler.schedule()
       }
       await scheduler.schedule()
       await second
       assert.ok(runningThen && second !== undefined)
-      assert.equal(t.merged.length, 1, `the abandoned fold reports nothing (${t.merged.map(m => m.summary.inputs.length).join(', ')})`)
-      assert.equal(t.merged[0]!.summary.inputs.length, 5)
-      assert.equal(t.merged[0]!.summary.stateRoot, await t.direct(), 'the root is the one merge-core computes')
-      assert.ok(t.merged[0]!.resumedFrom >= 2, `resumed from the checkpointed prefix (${t.merged[0]!.resumedFrom})`)
+      assert.deepEqual(merged.map(m => m.inputs.length), [5], 'the abandoned fold reports nothing')
+      assert.ok(merged[0]!.resumedFrom >= 2 && merged[0]!.resumedFrom < 5, `resumed from the checkpointed prefix (${merged[0]!.resumedFrom})`)
+      const local = inProcessCompute(dataDir.blobDir)
+      await local.setNetwork(state.network, state.chain)
+      const direct = await local.merge(readyMergeJob(ledger, blobs, state.network, false), { onCheckpoint: () => {} })
+      assert.equal(merged[0]!.stateRoot, direct.stateRoot, 'the same root as one uninterrupted fold')
       await scheduler.stop()
     } finally {
-      await t.compute.stop()
-      t.ledger.close()
+      await workers.stop()
+      ledger.close()
     }
   })
 })

@@ -2,10 +2,10 @@
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ToyModel, encodeDistilledSet, encodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
+import { ToyModel, decodeModuleFile, encodeDistilledSet, encodeModuleFile, headCid, moduleCid } from '@medforge/merge-core'
 import type { MergeInput, ToyData } from '@medforge/merge-core'
 import { genesisManifestBody, signManifest } from '@medforge/protocol'
-import type { Identity, SignedManifest } from '@medforge/protocol'
+import type { GenesisInit, Identity, SignedManifest } from '@medforge/protocol'
 import { TOY_ARCHITECTURE, toyWeightsCid } from '../src/daemon/network-model.ts'
 import { loadNetworkState } from '../src/daemon/network-state.ts'
 import type { NetworkState } from '../src/daemon/network-state.ts'
@@ -20,13 +20,15 @@ export function tempDir (prefix: string): string {
   return mkdtempSync(join(tmpdir(), `medforge-${prefix}-`))
 }
 
-export async function toyManifest (members: Identity[], merge: { method: string, params?: Record<string, number | string> }, limits = { maxModuleBytes: 1 << 20, maxMessageBytes: 16384 }): Promise<SignedManifest> {
+/** A genesis manifest for `members`: the toy model and tasks a, b unless `model` says otherwise. */
+export async function toyManifest (members: Identity[], merge: { method: string, params?: Record<string, number | string> }, limits = { maxModuleBytes: 1 << 20, maxMessageBytes: 16384 }, model: Partial<Pick<GenesisInit, 'baseModel' | 'lora' | 'tasks'>> = {}): Promise<SignedManifest> {
   const body = genesisManifestBody({
     networkId: 'toy-unit',
     name: 'Toy unit net',
     baseModel: { architecture: TOY_ARCHITECTURE, weights: toyWeightsCid() },
     tasks: [{ id: 'a', modality: 'synthetic', labels: ['x', 'y'], metric: 'accuracy' }, { id: 'b', modality: 'synthetic', labels: ['x', 'y'], metric: 'accuracy' }],
     lora: { targets: ['encoder'], rank: 2, alpha: 4 },
+    ...model,
     merge,
     members: members.map((m, i) => ({ peerId: m.peerId, name: `Member ${i}`, roles: ['contributor'] })),
     quorum: 1,
@@ -37,10 +39,10 @@ export async function toyManifest (members: Identity[], merge: { method: string,
 }
 
 /** An initialised data directory joined to a toy network with itself as the only member. */
-export async function joinedDataDir (merge: { method: string, params?: Record<string, number | string> }, limits?: { maxModuleBytes: number, maxMessageBytes: number }): Promise<{ dataDir: DataDir, state: NetworkState, identity: Identity }> {
+export async function joinedDataDir (merge: { method: string, params?: Record<string, number | string> }, limits?: { maxModuleBytes: number, maxMessageBytes: number }, model?: Partial<Pick<GenesisInit, 'baseModel' | 'lora' | 'tasks'>>): Promise<{ dataDir: DataDir, state: NetworkState, identity: Identity }> {
   const dataDir = new DataDir(tempDir('dd'))
   const identity = await dataDir.init('Unit Hospital', { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
-  const manifest = await toyManifest([identity], merge, limits)
+  const manifest = await toyManifest([identity], merge, limits ?? { maxModuleBytes: 16 << 20, maxMessageBytes: 16384 }, model)
   const state = await loadNetworkState([manifest])
   dataDir.saveChain(state.network, [manifest])
   dataDir.writeConfig({ ...dataDir.config(), networks: [state.network] })
@@ -54,6 +56,15 @@ export function toyInput (i: number, height: number): MergeInput<ToyData> {
   const task = i % 2 === 0 ? 'b' : 'a'
   const module = toyModel.train(task, toyModel.makeData(task, 32, `s${i}`), { epochs: 15, seed: `s${i}` })
   return { module, height, task, sampleCount: 32, context: toyModel.makeData(task, 6, `d${i}`) }
+}
+
+/** Stores a module file and distilled set and admits the module as ready, as the fetcher would. */
+export function storeReadyBundle (ledger: Ledger, blobs: BlobStore, network: string, bundle: { moduleFile: Uint8Array, distilledFile: Uint8Array }, task: string, height: number): string {
+  const module = decodeModuleFile(bundle.moduleFile, 'bundle')
+  const cid = moduleCid(module)
+  ledger.admitModule({ network, cid, recordCid: `record-${cid}`, task, height, author: 'author', moduleBlob: blobs.put(bundle.moduleFile), distilled: blobs.put(bundle.distilledFile), head: headCid(module) ?? null, samples: 1, parentRoot: 'parent' })
+  ledger.markReady(network, cid, 1)
+  return cid
 }
 
 /** Stores a toy input's blobs and admits it as a ready module, as the fetcher would. */

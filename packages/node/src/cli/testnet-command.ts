@@ -131,9 +131,9 @@ export async function testnetCommand (args: string[]): Promise<void> {
     const table = createLiveTable()
     const rows = async (): Promise<SiteRow[]> => await Promise.all(sites.map(async s => {
       try {
-        const st = await s.daemon!.get('/status')
-        const n = st.networks[0]
-        return { name: s.name, task: s.task, phase: n.merging === true ? `${s.phase}, merging` : s.phase, peers: st.peers, modules: `${n.modules.ready} ready${n.modules.fetching > 0 ? `, ${n.modules.fetching} fetching` : ''}`, stateRoot: n.stateRoot, agree: n.agreement.peersHeard > 0 ? n.agreement.agree : null }
+        const st = await s.daemon!.status()
+        const n = st.networks[0]!
+        return { name: s.name, task: s.task, phase: n.merging ? `${s.phase}, merging` : s.phase, peers: st.peers, modules: `${n.modules.ready ?? 0} ready${(n.modules.fetching ?? 0) > 0 ? `, ${n.modules.fetching} fetching` : ''}`, stateRoot: n.stateRoot, agree: n.agreement.peersHeard > 0 ? n.agreement.agree : null }
       } catch {
         return { name: s.name, task: s.task, phase: s.phase, peers: null, modules: '–', stateRoot: null, agree: null }
       }

@@ -5,12 +5,11 @@ import { SYNC_PROTOCOL } from '@medforge/protocol'
 import { createHttpApi } from '../api/http-api.ts'
 import type { HttpApi } from '../api/http-api.ts'
 import type { ApiDaemon, PeerInfo } from '../api/api-daemon.ts'
-import { serveBlobs } from '../p2p/blob-exchange.ts'
 import { createMedforgeLibp2p } from '../p2p/create-libp2p.ts'
 import type { MedforgeLibp2p } from '../p2p/create-libp2p.ts'
 import { createPeerExchange } from '../p2p/peer-exchange.ts'
 import type { PeerExchange } from '../p2p/peer-exchange.ts'
-import { serveSync, syncFrom } from '../p2p/sync-exchange.ts'
+import { syncFrom } from '../p2p/sync-exchange.ts'
 import { createBlobStore } from '../store/blob-store.ts'
 import type { BlobStore } from '../store/blob-store.ts'
 import { DataDir } from '../store/data-dir.ts'
@@ -109,7 +108,9 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
     connectionGater: {
       denyDialPeer: gate,
       denyInboundEncryptedConnection: gate
-    }
+    },
+    blobs: { blobs, maxBytes: Math.max(...states.map(s => s.manifest.limits.maxModuleBytes)) },
+    sync: { ledger, networks: () => new Set(runtimes.keys()) }
   })
   const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
   const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })
@@ -220,8 +221,6 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   libp2p.addEventListener('peer:identify', evt => {
     if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void syncWith(evt.detail.peerId)
   })
-  await serveBlobs(libp2p, blobs, { maxBytes: Math.max(...states.map(s => s.manifest.limits.maxModuleBytes)) })
-  await serveSync(libp2p, ledger, () => new Set(runtimes.keys()))
   for (const r of runtimes.values()) await r.start()
   for (const e of exchanges) e.start()
   const bootstrapAddrs = bootstrap.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })

@@ -1,19 +1,32 @@
 // The blob protocol (/medforge/blob/1.0.0): one request per stream, the server answers with a
 // header and the bytes in chunks; the client verifies the hash before anything is stored.
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId, Startable } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
 import { BLOB_PROTOCOL, DEFAULT_CHUNK_BYTES, blobResponseFramesFrom, decodeBlobRequest, encodeBlobRequest, encodeBlobResponseHeader, readBlobResponse } from '@medforge/protocol'
 import type { BlobStore } from '../store/blob-store.ts'
 import { readRequest, sendFrames } from './stream-io.ts'
 
-export interface BlobServerOptions {
+export interface BlobServiceInit {
+  readonly blobs: BlobStore
   readonly maxBytes: number
   /** Per-stream time limit: a peer that stops reading is dropped. */
   readonly timeoutMs?: number
   readonly onServed?: (cid: string, bytes: number) => void
 }
 
-export async function serveBlobs (libp2p: Libp2p, blobs: BlobStore, options: BlobServerOptions): Promise<void> {
-  await libp2p.handle(BLOB_PROTOCOL, async (stream) => {
+export interface ServiceComponents { readonly registrar: Registrar }
+
+/** The blob protocol's server as a libp2p service: registered on start, removed on stop. */
+export function blobService (init: BlobServiceInit): (components: ServiceComponents) => Startable {
+  return ({ registrar }) => ({
+    async start () { await serveBlobs(registrar, init) },
+    async stop () { await registrar.unhandle(BLOB_PROTOCOL) }
+  })
+}
+
+async function serveBlobs (registrar: Registrar, options: BlobServiceInit): Promise<void> {
+  const { blobs } = options
+  await registrar.handle(BLOB_PROTOCOL, async (stream) => {
     const signal = AbortSignal.timeout(options.timeoutMs ?? 60_000)
     try {
       const request = decodeBlobRequest(await readRequest(stream, 1024, signal))

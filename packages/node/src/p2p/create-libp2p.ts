@@ -11,7 +11,11 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import { identify } from '@libp2p/identify'
 import type { Identify } from '@libp2p/identify'
-import type { ConnectionGater, Ed25519PrivateKey, Libp2p } from '@libp2p/interface'
+import type { ConnectionGater, Ed25519PrivateKey, Libp2p, Startable } from '@libp2p/interface'
+import { blobService } from './blob-exchange.ts'
+import type { BlobServiceInit } from './blob-exchange.ts'
+import { syncService } from './sync-exchange.ts'
+import type { SyncServiceInit } from './sync-exchange.ts'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
@@ -24,6 +28,9 @@ export type P2PServices = {
   readonly pubsub: GossipSub
   readonly identify: Identify
   readonly ping: Ping
+  /** The blob and sync servers (present when the options ask for them). */
+  readonly blobs?: Startable
+  readonly sync?: Startable
 }
 
 export type MedforgeLibp2p = Libp2p<P2PServices>
@@ -42,6 +49,10 @@ export interface Libp2pOptions {
   readonly appScore?: (peerId: string) => number
   /** Registry for libp2p's own Prometheus metrics (and the process defaults). */
   readonly metricsRegistry?: Registry
+  /** Serve the blob protocol from this store. */
+  readonly blobs?: BlobServiceInit
+  /** Serve the sync protocol from this ledger. */
+  readonly sync?: SyncServiceInit
 }
 
 /** Loopback peers share one IP by construction (testnets); a remote attacker cannot use it. */
@@ -83,6 +94,8 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
     services: {
       identify: identify(),
       ping: ping(),
+      ...(options.blobs === undefined ? {} : { blobs: blobService(options.blobs) }),
+      ...(options.sync === undefined ? {} : { sync: syncService(options.sync) }),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictNoSign',
         msgIdFn: msg => createHash('sha256').update(msg.data).digest(),

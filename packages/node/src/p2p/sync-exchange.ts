@@ -1,13 +1,29 @@
 // The sync protocol (/medforge/sync/1.0.0): a peer that joins late (or reconnects) pages through
 // another peer's ledger of accepted records, in that peer's arrival order, and validates each
 // record exactly as if it had arrived by gossip.
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2p, PeerId, Startable } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import type { ServiceComponents } from './blob-exchange.ts'
 import { MAX_CONTROL_FRAME, MAX_SYNC_PAGE, SYNC_PROTOCOL, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse } from '@medforge/protocol'
 import { readRequest, sendFrames } from './stream-io.ts'
 import type { Ledger } from '../store/ledger.ts'
 
-export async function serveSync (libp2p: Libp2p, ledger: Ledger, networks: () => ReadonlySet<string>): Promise<void> {
-  await libp2p.handle(SYNC_PROTOCOL, async (stream) => {
+export interface SyncServiceInit {
+  readonly ledger: Pick<Ledger, 'recordsAfter'>
+  /** The networks this node serves records of (the ones it has joined). */
+  readonly networks: () => ReadonlySet<string>
+}
+
+/** The sync protocol's server as a libp2p service: registered on start, removed on stop. */
+export function syncService (init: SyncServiceInit): (components: ServiceComponents) => Startable {
+  return ({ registrar }) => ({
+    async start () { await serveSync(registrar, init.ledger, init.networks) },
+    async stop () { await registrar.unhandle(SYNC_PROTOCOL) }
+  })
+}
+
+async function serveSync (registrar: Registrar, ledger: SyncServiceInit['ledger'], networks: () => ReadonlySet<string>): Promise<void> {
+  await registrar.handle(SYNC_PROTOCOL, async (stream) => {
     const signal = AbortSignal.timeout(30_000)
     try {
       const req = decodeSyncRequest(await readRequest(stream, 4096, signal))

@@ -27,12 +27,12 @@ export async function agreeOn (daemons: readonly DaemonProcess[], count: number,
   const deadline = Date.now() + timeoutMs
   let roots: string[] = []
   for (;;) {
-    const st = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
-    roots = st.map(s => s.stateRoot as string)
-    const agreed = new Set(roots).size === 1 && st.every(s => s.moduleCount === count && s.merging === false && (options.attested !== true || s.agreement.agree === true))
+    const st = await Promise.all(daemons.map(async d => (await d.status()).networks[0]))
+    roots = st.map(s => s?.stateRoot ?? '(no network)')
+    const agreed = new Set(roots).size === 1 && st.every(s => s !== undefined && s.moduleCount === count && !s.merging && (options.attested !== true || s.agreement.agree))
     if (agreed) return roots[0]!
     if (Date.now() > deadline) {
-      const where = daemons.map((d, i) => `${d.label}: ${st[i].moduleCount} module(s), root ${roots[i]}${st[i].merging === true ? ', merging' : ''}`).join('; ')
+      const where = daemons.map((d, i) => `${d.label}: ${st[i]?.moduleCount ?? 0} module(s), root ${roots[i]}${st[i]?.merging === true ? ', merging' : ''}`).join('; ')
       throw new Error(`the daemons did not agree on ${count} modules within ${Math.round(timeoutMs / 1000)} s (${where})`)
     }
     await new Promise(r => setTimeout(r, 250))

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { MedforgeError } from '@medforge/merge-core'
+import type { StatusResponse } from '../api/api-types.ts'
 
 export const MEDFORGE_BIN = join(import.meta.dirname, '..', '..', 'bin', 'medforge.js')
 
@@ -32,6 +33,8 @@ export interface DaemonProcess {
   output (): string
   /** GET a JSON endpoint, retrying while the daemon is alive but not answering. */
   get (path: string): Promise<ReturnType<typeof JSON.parse>>
+  /** GET /status, typed. */
+  status (): Promise<StatusResponse>
   post (path: string, body: unknown): Promise<{ status: number, body: ReturnType<typeof JSON.parse> }>
   /** SIGTERM and wait for the exit code. */
   stop (): Promise<number | null>
@@ -106,6 +109,9 @@ export async function spawnDaemon (dir: string, options: SpawnDaemonOptions = {}
     async get (path) {
       const res = await request(path, {}, REQUEST_TIMEOUT_MS, () => true)
       return await res.json() as ReturnType<typeof JSON.parse>
+    },
+    async status () {
+      return await (await request('/status', {}, REQUEST_TIMEOUT_MS, () => true)).json() as StatusResponse
     },
     async post (path, body) {
       // A POST is repeated only when it cannot have reached the daemon (the connection was refused).

@@ -1,7 +1,9 @@
-// Synthetic modules for the clinical network: the right shapes and a distilled set of random
-// images, drawn from a seed. They cost a MedForge-Fusion fold exactly what trained modules cost
-// (the deterministic ViT forward on every distilled image), without training anything.
-import { HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loadBaseWeights, loraLayers } from '@medforge/clinical'
+// Synthetic modules for the clinical model: the right shapes and a distilled set of random images,
+// drawn from a seed. They cost a MedForge-Fusion fold exactly what trained modules cost (the
+// deterministic ViT forward on every distilled image), without training anything: for tests and
+// benchmarks of the merge and the network, never for clinical numbers.
+import { HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loraLayers } from './vit-config.ts'
+import { loadBaseWeights } from './vit-weights.ts'
 import { Xoshiro128, encodeDistilledSet, encodeModuleFile, newLoraConfig } from '@medforge/merge-core'
 import type { LoraModule, LoraPair } from '@medforge/merge-core'
 
