@@ -87,6 +87,7 @@ const methods: MergeMethod[] = [
   { name: 'dare', density: 0.7 },
   { name: 'dare', density: 0.7, combine: 'ties' },
   { name: 'medforge-fusion' },
+  { name: 'medforge-fusion-product' },
   { name: 'medforge-mixture' }
 ]
 const golden: Record<string, unknown> = {

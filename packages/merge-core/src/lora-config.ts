@@ -120,6 +120,14 @@ export function newLoraConfig (options: NewConfigOptions): LoraConfig {
   return parseLoraConfig(raw, '<new config>')
 }
 
+/**
+ * The same adapter config at another rank and alpha, with no per-layer patterns and plain (not
+ * rank-stabilised) scaling: the config of a composite whose factors were concatenated.
+ */
+export function withRank (config: LoraConfig, r: number, loraAlpha: number): LoraConfig {
+  return parseLoraConfig({ ...config.raw, r, lora_alpha: loraAlpha, use_rslora: false, rank_pattern: {}, alpha_pattern: {} }, '<composite config>')
+}
+
 /** Serialises like PEFT's save_pretrained: sorted keys, two-space indent. */
 export function serializeLoraConfig (config: LoraConfig, overrides: Record<string, JsonValue> = {}): string {
   const merged: Record<string, JsonValue> = { ...config.raw, ...overrides }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { IncompatibleModulesError, InvalidMergeOptionsError, ToyModel, Xoshiro128, combine, headCid, mergeModules, moduleCid, newLoraConfig, canonicalOrder, canonicalMethod, compositeModule } from '../src/index.ts'
+import { IncompatibleModulesError, InvalidMergeOptionsError, ToyModel, Xoshiro128, combine, combineProduct, fusionStep, loraScaling, headCid, mergeModules, moduleCid, newLoraConfig, canonicalOrder, canonicalMethod, compositeModule } from '../src/index.ts'
 import { parseLoraConfig } from '../src/lora-config.ts'
 import { loraModuleFromTensors, moduleTensors } from '../src/lora-module.ts'
 import { dropAndRescale } from '../src/merge/data-free.ts'
@@ -75,7 +75,7 @@ describe('order independence', () => {
   })
 
   it('property: Fusion and Mixture roots do not depend on arrival order', async () => {
-    await fc.assert(fc.asyncProperty(fc.shuffledSubarray([0, 1, 2, 3], { minLength: 2, maxLength: 4 }), fc.constantFrom<MergeMethod>({ name: 'medforge-fusion', budget: 12 }, { name: 'medforge-mixture', budget: 12 }), async (picked, method) => {
+    await fc.assert(fc.asyncProperty(fc.shuffledSubarray([0, 1, 2, 3], { minLength: 2, maxLength: 4 }), fc.constantFrom<MergeMethod>({ name: 'medforge-fusion', budget: 12 }, { name: 'medforge-fusion-product', budget: 12 }, { name: 'medforge-mixture', budget: 12 }), async (picked, method) => {
       const four = toyInputs(model, 4)
       const chosen = picked.map(i => four[i]!)
       const sorted = [...picked].sort().map(i => four[i]!)
@@ -167,6 +167,48 @@ describe('identities and arithmetic', () => {
     const composite = compositeModule(result)!
     const first = ordered[0]!.module
     assert.ok(evaluator.loss(composite, taskB) as number < (evaluator.loss(first, taskB) as number), 'the composite learned task b')
+  })
+})
+
+describe('MedForge-Fusion in product space', () => {
+  const delta = (m: LoraModule, layer: string): Float64Array => {
+    const { A, B } = m.layers.get(layer)!
+    const [r, cols] = A.shape as [number, number]
+    const rows = B.shape[0]!
+    const s = loraScaling(m.config)
+    const out = new Float64Array(rows * cols)
+    for (let o = 0; o < rows; o++) for (let i = 0; i < cols; i++) for (let k = 0; k < r; k++) out[o * cols + i] = out[o * cols + i]! + s * B.data[o * r + k]! * A.data[k * cols + i]!
+    return out
+  }
+
+  it('property: combineProduct is a·ΔW_M + b·ΔW_L (no cross terms), at rank r_M + r_L', () => {
+    fc.assert(fc.property(fc.string(), fc.double({ min: -1.5, max: 1.5, noNaN: true }), fc.double({ min: -1.5, max: 1.5, noNaN: true }), (seed, a, b) => {
+      const rng = Xoshiro128.fromString(seed)
+      const m = randomModule(rng)
+      const l = randomModule(rng)
+      const c = combineProduct(m, l, a, b)
+      assert.equal(c.config.r, 4)
+      for (const layer of m.layers.keys()) {
+        const got = delta(c, layer)
+        const dm = delta(m, layer)
+        const dl = delta(l, layer)
+        for (let i = 0; i < got.length; i++) {
+          const want = a * dm[i]! + b * dl[i]!
+          assert.ok(Math.abs(got[i]! - want) <= 1e-5 * (1 + Math.abs(want)), `${layer}[${i}]: ${got[i]} vs ${want}`)
+        }
+      }
+    }), { numRuns: 200 })
+  })
+
+  it('a fold of three modules has rank 3r and resumes from its checkpoint to the same root', async () => {
+    const result = await mergeModules(inputs, { name: 'medforge-fusion-product' }, { evaluator })
+    const module = result.composite.kind === 'adapter' ? result.composite.module : undefined
+    assert.equal(module?.config.r, 3 * inputs[0]!.module.config.r)
+    const method = canonicalMethod({ name: 'medforge-fusion-product' }, evaluator.id)
+    if (method.name !== 'medforge-fusion-product') throw new Error('unreachable')
+    const ordered = result.inputs as readonly OrderedInput<ToyData>[]
+    const prefix = await fusionStep(await fusionStep(undefined, ordered[0]!, method, evaluator), ordered[1]!, method, evaluator)
+    assert.equal((await mergeModules(inputs, { name: 'medforge-fusion-product' }, { evaluator, resumeFrom: prefix })).stateRoot, result.stateRoot)
   })
 })
 

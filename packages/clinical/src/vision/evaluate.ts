@@ -2,7 +2,7 @@
 import { loadSplit } from '../data/medmnist.ts'
 import type { SplitName } from '../data/medmnist.ts'
 import type { LoraModule } from '@medforge/merge-core'
-import { loraScaling, mixProbabilities } from '@medforge/merge-core'
+import { Xoshiro128, loraScaling, mixProbabilities } from '@medforge/merge-core'
 import { classificationMetrics } from './metrics.ts'
 import type { ClassificationMetrics } from './metrics.ts'
 import { headToTensors, moduleToTensors, predictTf } from './lora-train.ts'
@@ -26,8 +26,11 @@ export function splitInputs (task: string, split: SplitName): { inputs: Float32A
   return hit
 }
 
-/** Metrics of the base model with `adapter` (LoRA, may be undefined) and `head`, on a split. */
-export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
+/** Class probabilities on a split: row-major [samples, classes], with the true labels. */
+export interface SplitPredictions { readonly probabilities: Float64Array, readonly classes: number, readonly labels: Int32Array }
+
+/** Predictions of the base model with `adapter` (LoRA, may be undefined) and `head`, on a split. */
+export function predictOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): SplitPredictions {
   const { inputs, labels, count } = splitInputs(task, split)
   const vit = createTfVit(tf, weights)
   const headTensors = headToTensors(tf, head)
@@ -35,7 +38,7 @@ export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModul
   const lora = adapter === undefined ? undefined : moduleToTensors(tf, adapter).lora
   try {
     const probs = predictTf(vit, inputs, count, headTensors, lora, adapter === undefined ? 1 : loraScaling(adapter.config))
-    return classificationMetrics(probs, headTensors.b.shape[0]!, labels)
+    return { probabilities: Float64Array.from(probs), classes: headTensors.b.shape[0]!, labels }
   } finally {
     vit.dispose()
     headTensors.W.dispose(); headTensors.b.dispose()
@@ -43,40 +46,67 @@ export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModul
   }
 }
 
-/**
- * Metrics of a MedForge-Mixture composite on a split: every module applied in turn with the task's
- * head, predictions mixed with the composite's weights (floored and renormalised, as in the merge).
- */
-export function evaluateMixtureOnSplit (tf: Tf, weights: VitWeights, modules: readonly LoraModule[], mixWeights: readonly number[], head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
-  const { inputs, labels, count } = splitInputs(task, split)
-  const vit = createTfVit(tf, weights)
-  const headTensors = headToTensors(tf, head)
-  if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
-  const classes = headTensors.b.shape[0]!
-  try {
-    const predictions = modules.map(m => {
-      const { lora } = moduleToTensors(tf, m)
-      const p = predictTf(vit, inputs, count, headTensors, lora, loraScaling(m.config))
-      for (const t of lora.values()) { t.A.dispose(); t.B.dispose() }
-      return p
-    })
-    return classificationMetrics(mixProbabilities(mixWeights, predictions, classes), classes, labels)
-  } finally {
-    vit.dispose(); headTensors.W.dispose(); headTensors.b.dispose()
-  }
+/** Metrics of the base model with `adapter` (LoRA, may be undefined) and `head`, on a split. */
+export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): ClassificationMetrics {
+  const p = predictOnSplit(tf, weights, adapter, head, task, split)
+  return classificationMetrics(p.probabilities, p.classes, p.labels)
 }
 
 /**
- * A composite's test metrics for one task. An adapter composite is scored with the head of each
- * contributor of that task and the metrics averaged (every site keeps its own head); a mixture
- * composite mixes all modules' predictions with its weights under each such head.
+ * Predictions of a MedForge-Mixture composite on a split: every module applied in turn with the
+ * task's head, mixed with the composite's weights (mixProbabilities, as in the merge).
  */
-export function compositeTaskMetrics (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }> }, task: string, split: SplitName = 'test'): { accuracy: number, auc: number, f1: number } | undefined {
+export function predictMixtureOnSplit (tf: Tf, weights: VitWeights, modules: readonly LoraModule[], mixWeights: readonly number[], head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): SplitPredictions {
+  const each = modules.map(m => predictOnSplit(tf, weights, m, head, task, split))
+  const first = each[0]!
+  return { probabilities: mixProbabilities(mixWeights, each.map(p => p.probabilities), first.classes), classes: first.classes, labels: first.labels }
+}
+
+/**
+ * A composite's predictions for one task. Each contributor of that task keeps its own head, so the
+ * composite is run with each of those heads and their class probabilities are averaged into one
+ * prediction (an ensemble over the task's heads). A mixture composite mixes all modules'
+ * predictions with its weights under each head first. Undefined when no contributor has the task.
+ */
+export function compositeTaskPredictions (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }> }, task: string, split: SplitName = 'test'): SplitPredictions | undefined {
   const heads = result.inputs.filter(i => i.task === task).map(i => i.module.heads)
   if (heads.length === 0 || result.composite.kind === 'empty') return undefined
-  const ms = heads.map(h => result.composite.kind === 'mixture'
-    ? evaluateMixtureOnSplit(tf, weights, result.inputs.map(i => i.module), result.composite.weights!, h, task, split)
-    : evaluateOnSplit(tf, weights, result.composite.module!, h, task, split))
-  const mean = (f: (m: ClassificationMetrics) => number): number => ms.reduce((a, m) => a + f(m), 0) / ms.length
-  return { accuracy: mean(m => m.accuracy), auc: mean(m => m.auc), f1: mean(m => m.f1) }
+  const ps = heads.map(h => result.composite.kind === 'mixture'
+    ? predictMixtureOnSplit(tf, weights, result.inputs.map(i => i.module), result.composite.weights!, h, task, split)
+    : predictOnSplit(tf, weights, result.composite.module!, h, task, split))
+  const first = ps[0]!
+  const mean = new Float64Array(first.probabilities.length)
+  for (const p of ps) for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + p.probabilities[i]! / ps.length
+  return { probabilities: mean, classes: first.classes, labels: first.labels }
+}
+
+/** A composite's test metrics for one task: compositeTaskPredictions, scored once. */
+export function compositeTaskMetrics (tf: Tf, weights: VitWeights, result: Parameters<typeof compositeTaskPredictions>[2], task: string, split: SplitName = 'test'): { accuracy: number, auc: number, f1: number } | undefined {
+  const p = compositeTaskPredictions(tf, weights, result, task, split)
+  if (p === undefined) return undefined
+  const m = classificationMetrics(p.probabilities, p.classes, p.labels)
+  return { accuracy: m.accuracy, auc: m.auc, f1: m.f1 }
+}
+
+/**
+ * A bootstrap 95% interval of a metric on a test split: `resamples` draws of the samples with
+ * replacement (seeded), the 2.5th and 97.5th percentiles of the metric over them.
+ */
+export function bootstrapInterval (p: SplitPredictions, metric: (m: ClassificationMetrics) => number, seed: string, resamples = 500): [number, number] {
+  const rng = Xoshiro128.fromString(`medforge-bootstrap/v1|${seed}`)
+  const n = p.labels.length
+  const k = p.classes
+  const values: number[] = []
+  const probs = new Float64Array(n * k)
+  const labels = new Int32Array(n)
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) {
+      const j = rng.nextU32() % n
+      labels[i] = p.labels[j]!
+      for (let c = 0; c < k; c++) probs[i * k + c] = p.probabilities[j * k + c]!
+    }
+    values.push(metric(classificationMetrics(probs, k, labels)))
+  }
+  values.sort((a, b) => a - b)
+  return [values[Math.floor(0.025 * resamples)]!, values[Math.min(resamples - 1, Math.floor(0.975 * resamples))]!]
 }

@@ -1,16 +1,29 @@
 // MedForge-Fusion: fold modules one at a time in canonical order. M1 = L1; at step t the candidate
-// is a·M(t-1) + b·L(t), applied to lora_A and lora_B separately, and [a, b] minimises the mean
-// per-task loss on the distilled sets seen so far plus an L1 penalty, found by pinned Nelder–Mead.
+// is a·M(t-1) + b·L(t), and [a, b] minimises the mean per-task loss on the distilled sets seen so
+// far plus an L1 penalty, found by pinned Nelder–Mead. Two spaces for the combination:
+// - medforge-fusion (the reference's rule): a and b scale lora_A and lora_B separately, so the
+//   composite's B·A = a²·B_M·A_M + b²·B_L·A_L + a·b·(B_M·A_L + B_L·A_M): cross terms between
+//   unrelated modules;
+// - medforge-fusion-product: a and b scale the updates themselves, ΔW = a·ΔW_M + b·ΔW_L, exactly,
+//   by concatenating ranks (PEFT's combination_type "cat"): no cross terms, and the composite's
+//   rank is the sum of its contributors' ranks.
 import { InvalidMergeOptionsError } from '../errors.ts'
 import type { LoraModule, LoraPair } from '../lora-module.ts'
+import { loraScaling, withRank } from '../lora-config.ts'
 import { nelderMead } from '../optimizer/nelder-mead.ts'
 import { byTask } from './evaluator.ts'
-import type { CandidateEvaluator } from './evaluator.ts'
+import type { CandidateEvaluator, Predictions } from './evaluator.ts'
+import { detLog } from '../det-math.ts'
 import { weightedSum } from './f32-ops.ts'
 import type { OrderedInput } from './inputs.ts'
 import type { CanonicalMethod } from './methods.ts'
 
-type SearchMethod = Extract<CanonicalMethod, { name: 'medforge-fusion' | 'medforge-mixture' }>
+type SearchMethod = Extract<CanonicalMethod, { name: 'medforge-fusion' | 'medforge-fusion-product' | 'medforge-mixture' }>
+
+/** The combination rule of a Fusion method. */
+export function combinerOf (method: SearchMethod): typeof combine {
+  return method.name === 'medforge-fusion-product' ? combineProduct : combine
+}
 
 export interface FusionStep {
   readonly cid: string
@@ -25,6 +38,35 @@ export interface FusionState {
   readonly module: LoraModule
   readonly contributors: readonly OrderedInput[]
   readonly steps: readonly FusionStep[]
+}
+
+/**
+ * a·ΔW_M + b·ΔW_L exactly: A = [fround(a·s_M)·A_M ; fround(b·s_L)·A_L] (rows), B = [B_M | B_L]
+ * (columns, copied), scaling 1 (lora_alpha = r). Each product rounded once to binary32.
+ */
+export function combineProduct (m: LoraModule, l: LoraModule, a: number, b: number): LoraModule {
+  const sa = Math.fround(a * loraScaling(m.config))
+  const sb = Math.fround(b * loraScaling(l.config))
+  const layers = new Map<string, LoraPair>()
+  let rank = 0
+  for (const [layer, pm] of m.layers) {
+    const pl = l.layers.get(layer)!
+    const [rm, cols] = pm.A.shape as [number, number]
+    const rl = pl.A.shape[0]!
+    const rows = pm.B.shape[0]!
+    const r = rm + rl
+    rank = Math.max(rank, r)
+    const A = new Float32Array(r * cols)
+    for (let i = 0; i < rm * cols; i++) A[i] = Math.fround(sa * pm.A.data[i]!)
+    for (let i = 0; i < rl * cols; i++) A[rm * cols + i] = Math.fround(sb * pl.A.data[i]!)
+    const B = new Float32Array(rows * r)
+    for (let o = 0; o < rows; o++) {
+      B.set(pm.B.data.subarray(o * rm, (o + 1) * rm), o * r)
+      B.set(pl.B.data.subarray(o * rl, (o + 1) * rl), o * r + rm)
+    }
+    layers.set(layer, { A: { shape: [r, cols], data: A }, B: { shape: [rows, r], data: B } })
+  }
+  return { config: withRank(m.config, rank, rank), layers, heads: new Map() }
 }
 
 export function combine (m: LoraModule, l: LoraModule, a: number, b: number): LoraModule {
@@ -55,21 +97,54 @@ export function penalty (method: SearchMethod, a: number, b: number): number {
   return method.regularization * (Math.abs(a) + Math.abs(b)) / 2
 }
 
+/** KL(own ‖ candidate), averaged over samples, in binary64 with the deterministic log. */
+export function predictionKl (own: Predictions, candidate: Predictions): number {
+  const n = own.labels.length
+  const k = own.classes
+  let sum = 0
+  for (let i = 0; i < n * k; i++) {
+    const p = own.probabilities[i]!
+    if (p > 0) sum += p * (detLog(p) - detLog(Math.max(candidate.probabilities[i]!, KL_FLOOR)))
+  }
+  return n === 0 ? 0 : sum / n
+}
+
+/** Candidate probabilities below this count as this (a zero would make the KL infinite). */
+const KL_FLOOR = 1e-12
+
+/** The per-contributor score a fold minimises, by the method's objective. */
+function objectiveOf<D> (method: SearchMethod, evaluator: CandidateEvaluator<D>): (candidate: LoraModule, c: OrderedInput<D>) => Promise<number> {
+  if (method.name !== 'medforge-fusion-product' || method.objective === 'loss') return async (candidate, c) => await evaluator.loss(candidate, c)
+  const predict = evaluator.predict?.bind(evaluator)
+  if (predict === undefined) throw new InvalidMergeOptionsError('the kl objective needs an evaluator with predict()')
+  const own = new Map<string, Predictions>()
+  return async (candidate, c) => {
+    let reference = own.get(c.cid)
+    if (reference === undefined) {
+      reference = await predict(c.module, c)
+      own.set(c.cid, reference)
+    }
+    return predictionKl(reference, await predict(candidate, c))
+  }
+}
+
 export async function fusionStep<D> (state: FusionState | undefined, next: OrderedInput<D>, method: SearchMethod, evaluator: CandidateEvaluator<D>): Promise<FusionState> {
   if (state === undefined) {
     return { module: stripHeads(next.module), contributors: [next], steps: [{ cid: next.cid, coefficients: [0, 1], loss: NaN, evaluations: 0 }] }
   }
   const contributors = [...state.contributors, next] as OrderedInput<D>[]
+  const combineWith = combinerOf(method)
+  const score = objectiveOf(method, evaluator)
   const search = await nelderMead(async ([a, b]) => {
     const fa = Math.fround(a!)
     const fb = Math.fround(b!)
-    const candidate = combine(state.module, next.module, fa, fb)
-    return await taskMeanLoss(c => evaluator.loss(candidate, c), contributors) + penalty(method, fa, fb)
+    const candidate = combineWith(state.module, next.module, fa, fb)
+    return await taskMeanLoss(async c => await score(candidate, c), contributors) + penalty(method, fa, fb)
   }, { x0: method.init, lower: method.lower, upper: method.upper, budget: method.budget })
   const a = Math.fround(search.x[0]!)
   const b = Math.fround(search.x[1]!)
   return {
-    module: combine(state.module, next.module, a, b),
+    module: combineWith(state.module, next.module, a, b),
     contributors,
     steps: [...state.steps, { cid: next.cid, coefficients: [a, b], loss: search.loss, evaluations: search.evaluations.length }]
   }

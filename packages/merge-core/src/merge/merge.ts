@@ -52,7 +52,8 @@ export async function mergeModules<D> (inputs: readonly MergeInput<D>[], method:
       const composite: Composite = { kind: 'adapter', module }
       return { ...base, composite, weights, stateRoot: stateRoot(canonical, cids, composite, weights) }
     }
-    case 'medforge-fusion': {
+    case 'medforge-fusion':
+    case 'medforge-fusion-product': {
       const state = await fuse(ordered, canonical, requireEvaluator(options), options.resumeFrom)
       const composite: Composite = { kind: 'adapter', module: state.module }
       return { ...base, composite, steps: state.steps, stateRoot: stateRoot(canonical, cids, composite) }

@@ -21,15 +21,26 @@ export interface SearchParams {
   readonly regularization?: number
 }
 export interface FusionMethod extends SearchParams { readonly name: 'medforge-fusion' }
+/**
+ * What a product-space fold minimises: `loss`, the candidate's loss on the contributors' distilled
+ * sets (the reference's objective); or `kl`, how far the candidate moves each contributor's own
+ * predictions on its distilled set (KL from the contributor's module with its head to the
+ * candidate with that head): what the merge must keep, whatever the distilled labels reward.
+ */
+export type FusionObjective = 'loss' | 'kl'
+export interface FusionProductMethod extends SearchParams { readonly name: 'medforge-fusion-product', readonly objective?: FusionObjective }
 export interface MixtureMethod extends SearchParams { readonly name: 'medforge-mixture' }
 
-export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | MixtureMethod
+export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | FusionProductMethod | MixtureMethod
 export type MethodName = MergeMethod['name']
-export const METHOD_NAMES: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare', 'medforge-fusion', 'medforge-mixture']
+export const METHOD_NAMES: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare', 'medforge-fusion', 'medforge-fusion-product', 'medforge-mixture']
+/** The methods that fold modules one at a time (and can resume from a checkpointed prefix). */
+export const FOLDING_METHODS: readonly MethodName[] = ['medforge-fusion', 'medforge-fusion-product']
 export const DATA_FREE_METHODS: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare']
 
 export type CanonicalMethod = Required<LinearMethod> | Required<TaskArithmeticMethod> | Required<TiesMethod> | Required<DareMethod> |
   (Required<Omit<FusionMethod, 'init'>> & { init: [number, number], evaluator: string }) |
+  (Required<Omit<FusionProductMethod, 'init'>> & { init: [number, number], evaluator: string }) |
   (Required<Omit<MixtureMethod, 'init'>> & { init: [number, number], evaluator: string })
 
 /** The reference's search settings: start [0.5, 0.5], bounds [-1.5, 1.5], 40 evaluations, L1 weight 0.05. */
@@ -62,6 +73,7 @@ export function canonicalMethod (method: MergeMethod, evaluatorId?: string): Can
       return { name: 'dare', weighting: weighting(method.weighting, 'given'), density: density(method.density, 0.5), combine, majoritySign: sign(method.majoritySign) }
     }
     case 'medforge-fusion':
+    case 'medforge-fusion-product':
     case 'medforge-mixture': {
       if (evaluatorId === undefined) fail('needs a loss evaluator (the searched methods score candidates on distilled data)')
       const budget = method.budget ?? SEARCH_DEFAULTS.budget
@@ -73,6 +85,11 @@ export function canonicalMethod (method: MergeMethod, evaluatorId?: string): Can
       if (!(Number.isFinite(lower) && Number.isFinite(upper) && lower < upper)) fail(`bounds [${lower}, ${upper}] are not an interval`)
       if (init.length !== 2 || !init.every(v => Number.isFinite(v))) fail('init must be two finite numbers')
       if (!(Number.isFinite(regularization) && regularization >= 0)) fail(`regularization must be >= 0, got ${regularization}`)
+      if (method.name === 'medforge-fusion-product') {
+        const objective = method.objective ?? 'kl'
+        if (objective !== 'loss' && objective !== 'kl') fail(`objective must be loss or kl, got ${String(objective)}`)
+        return { name: method.name, budget, lower, upper, init: [init[0], init[1]], regularization, objective, evaluator: evaluatorId! }
+      }
       return { name: method.name, budget, lower, upper, init: [init[0], init[1]], regularization, evaluator: evaluatorId! }
     }
     default:

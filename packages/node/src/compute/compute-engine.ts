@@ -2,7 +2,7 @@
 // and merging the ready modules (Fusion folds resume from a checkpoint and report each new prefix).
 // The daemon runs it in worker threads (compute-workers.ts); `medforge composite export` runs it
 // in-process. Decoded modules are cached by CID, so a module is decoded once per thread.
-import { canonicalMethod, canonicalOrder, cidListHash, cidOfBytes, decodeModuleFile, encodeModuleFile, fusionStep, headCid, mergeModules, moduleCid } from '@medforge/merge-core'
+import { FOLDING_METHODS, canonicalMethod, canonicalOrder, cidListHash, cidOfBytes, decodeModuleFile, encodeModuleFile, fusionStep, headCid, mergeModules, moduleCid } from '@medforge/merge-core'
 import type { CandidateEvaluator, FusionState, MergeInput, MergeResult } from '@medforge/merge-core'
 import type { SignedManifest } from '@medforge/protocol'
 import { CorruptBlobError, InvalidModuleError, MergeCancelledError, NotJoinedError } from '../errors.ts'
@@ -87,7 +87,7 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
   /** Folds with MedForge-Fusion from the job's checkpoint, reporting every new prefix. */
   async function fold (state: NetworkState, job: MergeJob, inputs: readonly MergeInput[], evaluator: CandidateEvaluator<unknown>, control: MergeControl): Promise<FusionState> {
     const method = canonicalMethod(state.method, evaluator.id)
-    if (method.name !== 'medforge-fusion') throw new TypeError(`fold needs medforge-fusion, the network uses ${method.name}`)
+    if (method.name !== 'medforge-fusion' && method.name !== 'medforge-fusion-product') throw new TypeError(`fold needs a folding method, the network uses ${method.name}`)
     const ordered = canonicalOrder(inputs)
     let folded: FusionState | undefined
     const start = job.resumeFrom?.count ?? 0
@@ -138,7 +138,7 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
       for (const key of decoded.keys()) if (key.startsWith(`${job.network}|`) && !live.has(key)) decoded.delete(key)
       const inputs = refs.map(ref => load(state, ref))
       const evaluator = cancellable(state.model.evaluator(), control.cancelled)
-      const searched = state.method.name === 'medforge-fusion' && inputs.length > 0
+      const searched = FOLDING_METHODS.includes(state.method.name) && inputs.length > 0
       const resumeFrom = searched ? await fold(state, job, inputs, evaluator, control) : undefined
       const result = await mergeModules(inputs, state.method, { evaluator, ...(resumeFrom === undefined ? {} : { resumeFrom }) })
       let metrics = {}

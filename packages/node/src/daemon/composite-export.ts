@@ -1,6 +1,7 @@
 // The composite recomputed from a data directory alone (ledger, blobs and checkpoints), whether or
 // not the daemon runs: what `medforge composite export` and the testnet summary use. It runs the
 // daemon's compute engine in this thread, resuming from the daemon's checkpoints.
+import { FOLDING_METHODS } from '@medforge/merge-core'
 import type { MergeResult } from '@medforge/merge-core'
 import { createComputeEngine } from '../compute/compute-engine.ts'
 import { readyMergeJob, storeCheckpoint } from '../compute/checkpoints.ts'
@@ -20,7 +21,7 @@ export async function compositeFromDataDir (dir: string, network?: string): Prom
     const blobs = createBlobStore(dataDir.blobDir)
     const engine = createComputeEngine({ readBlob: cid => blobs.get(cid) })
     await engine.setNetwork(chain)
-    const folds = chain.at(-1)!.body.merge.method === 'medforge-fusion'
+    const folds = (FOLDING_METHODS as readonly string[]).includes(chain.at(-1)!.body.merge.method)
     const { result } = await engine.merge(readyMergeJob(ledger, blobs, net, folds), {
       cancelled: () => false,
       onCheckpoint: c => { storeCheckpoint(ledger, blobs, net, c) }

@@ -4,6 +4,7 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Identity, ModuleAnnouncement, SignedRecord, ValidationResult } from '@medforge/protocol'
+import { FOLDING_METHODS } from '@medforge/merge-core'
 import type { Compute } from '../compute/compute-workers.ts'
 import { DEFAULT_PEER_MESSAGES_PER_SECOND, PENALTY } from '../constants.ts'
 import { fetchBlob } from '../p2p/blob-exchange.ts'
@@ -113,7 +114,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     blobs,
     compute,
     network,
-    folds: () => state.method.name === 'medforge-fusion',
+    folds: () => FOLDING_METHODS.includes(state.method.name),
     onMerged: async (summary, timing) => { await attester.attest(summary, timing) },
     onError: err => { log(`merge failed: ${err.message}`) },
     log
