@@ -2,6 +2,8 @@
 
 /** A whole merge (a Fusion fold of many modules takes minutes on 2 cores): past it, the thread is stopped. */
 export const DEFAULT_MERGE_DEADLINE_MS = 20 * 60_000
+/** A compute thread idle this long is stopped: an idle daemon holds no second and third V8 heap. */
+export const DEFAULT_COMPUTE_IDLE_MS = 60_000
 /** Verifying one module (decode, CID, shapes, distilled set): seconds at most for the largest allowed. */
 export const DEFAULT_CHECK_DEADLINE_MS = 60_000
 

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads'
 import type { SignedManifest } from '@medforge/protocol'
 import { ComputeDeadlineError, ComputeWorkerError, InvalidModuleError, MergeCancelledError } from '../errors.ts'
-import { DEFAULT_CHECK_DEADLINE_MS, DEFAULT_MERGE_DEADLINE_MS } from '../constants.ts'
+import { DEFAULT_CHECK_DEADLINE_MS, DEFAULT_COMPUTE_IDLE_MS, DEFAULT_MERGE_DEADLINE_MS } from '../constants.ts'
 import type { PublishCheck, VerifyOutcome } from './compute-engine.ts'
 import type { Checkpoint, MergeJob, MergeSummary, ModuleRef } from './merge-job.ts'
 import type { WorkerErrorData, WorkerReply, WorkerRequest } from './worker-messages.ts'
@@ -15,6 +15,8 @@ export interface ComputeWorkersInit {
   readonly blobDir: string
   readonly mergeDeadlineMs?: number
   readonly checkDeadlineMs?: number
+  /** An idle thread is stopped after this long (default DEFAULT_COMPUTE_IDLE_MS). */
+  readonly idleMs?: number
   readonly log?: (line: string) => void
 }
 
@@ -43,6 +45,8 @@ function rebuild (e: WorkerErrorData): Error {
 
 interface Lane {
   run<T> (request: Request, options: { deadlineMs: number, what: string, transfer?: ArrayBuffer[], onCheckpoint?: (c: Checkpoint) => void }): Promise<T>
+  /** Whether a thread is running now (an idle lane has none: it starts on the next job). */
+  readonly live: boolean
   stop (): Promise<void>
 }
 
@@ -54,6 +58,20 @@ function createLane (name: string, init: ComputeWorkersInit, chains: () => Array
   let inFlight: { id: number, resolve: (v: unknown) => void, reject: (e: Error) => void, onCheckpoint?: (c: Checkpoint) => void } | undefined
   /** Replies to the 'network' messages a fresh worker is primed with: nobody waits on them. */
   const priming = new Set<number>()
+  let pending = 0
+  let idleTimer: NodeJS.Timeout | undefined
+  /** A thread idle this long is stopped (its memory returned); the next job starts a fresh one. */
+  const idleStop = (): void => {
+    clearTimeout(idleTimer)
+    if (pending > 0 || worker === undefined) return
+    idleTimer = setTimeout(() => {
+      if (pending > 0 || worker === undefined) return
+      const w = worker
+      worker = undefined
+      void w.terminate()
+    }, init.idleMs ?? DEFAULT_COMPUTE_IDLE_MS)
+    idleTimer.unref()
+  }
 
   function spawn (): Worker {
     const w = new Worker(new URL('./compute-worker.ts', import.meta.url), { workerData: { blobDir: init.blobDir }, name: `medforge-${name}` })
@@ -111,12 +129,16 @@ function createLane (name: string, init: ComputeWorkersInit, chains: () => Array
 
   return {
     run<T> (request: Request, options: { deadlineMs: number, what: string, transfer?: ArrayBuffer[], onCheckpoint?: (c: Checkpoint) => void }): Promise<T> {
-      const result = tail.then(async () => await runNow<T>(request, options))
+      pending++
+      clearTimeout(idleTimer)
+      const result = tail.then(async () => await runNow<T>(request, options)).finally(() => { pending--; idleStop() })
       tail = result.catch(() => {})
       return result
     },
+    get live () { return worker !== undefined },
     async stop () {
       stopped = true
+      clearTimeout(idleTimer)
       const w = worker
       worker = undefined
       inFlight?.reject(new ComputeWorkerError(`compute thread ${name} stopped`))
@@ -137,8 +159,9 @@ export function createComputeWorkers (init: ComputeWorkersInit): Compute {
   return {
     async setNetwork (network, chain) {
       chains.set(network, chain)
+      // A thread that is not running gets every network when it starts; a live one loads it now.
       const options = { deadlineMs: checkDeadlineMs, what: 'loading a network' }
-      await Promise.all([merges.run({ op: 'network', chain }, options), checks.run({ op: 'network', chain }, options)])
+      await Promise.all([merges, checks].filter(lane => lane.live).map(async lane => await lane.run({ op: 'network', chain }, options)))
     },
     async verify (network, ref) {
       return await checks.run<VerifyOutcome>({ op: 'verify', network, ref }, { deadlineMs: checkDeadlineMs, what: `verifying module ${ref.cid}` })
