@@ -62,7 +62,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     ((await d.get('/peers')).peers as Array<{ peerId: string, gossipScore: number }>).find(p => p.peerId === peerId)?.gossipScore
 
   before(async () => {
-    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita'] })
+    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex'] })
     const args = ['--max-gossip-age', '5000', '--fetch-timeout', '2000', '--peer-rate', '20']
     daemons.push(await startDaemon(net.sites[0]!, { extraArgs: args }))
     for (const s of net.sites.slice(1)) daemons.push(await startDaemon(s, { bootstrap: daemons[0]!.addresses, extraArgs: args }))
@@ -245,6 +245,43 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     assert.ok(maxLatency < 5000, `the API took ${maxLatency} ms`)
     await waitFor('flo\'s score to drop', async () => ((await scoreAt(target, flo.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
     await expectUnchanged('flood')
+  })
+
+  it('regex denial of service: a module whose config carries a catastrophic pattern is refused unrun, and every daemon keeps answering', async () => {
+    // Issue 14, finding 1: a 952-byte module with rank_pattern "(a+)+b" and a 40-letter layer name
+    // froze both daemons when decoding compiled the pattern and ran it against the layer name.
+    const rex = await adversary('rex', [daemons[0]!, daemons[1]!])
+    const before = await metric(daemons[0]!, 'medforge_validation_refusals_total', { code: 'malformed' })
+    const layer = 'a'.repeat(40)
+    const config = JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['encoder'], rank_pattern: { '(a+)+b': 2 } })
+    const hostile = encodeSafetensors(new Map([
+      [`${layer}.lora_A.weight`, { shape: [2, 8], data: new Float32Array(16).fill(0.01) }],
+      [`${layer}.lora_B.weight`, { shape: [6, 2], data: new Float32Array(12).fill(0.01) }]
+    ]), { metadata: { 'medforge.format': 'medforge-module/v1', 'medforge.lora_config': config } })
+    const module = `bafkrei${'g'.repeat(52)}`
+    const moduleBlob = rex.offer(hostile, 'honest')
+    const distilled = rex.offer(distilledFile('task-2', 'rex'), 'honest')
+    let slowest = 0
+    let polling = true
+    const poller = (async () => {
+      while (polling) {
+        const t0 = performance.now()
+        await Promise.all(daemons.map(async d => await d.status()))
+        slowest = Math.max(slowest, performance.now() - t0)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    })()
+    await rex.gossip(encodeRecord(await rex.announce({ task: 'task-2', module, moduleBlob, distilled, head: null, parentRoot: baseline.root, height: baseline.height + 1, samples: 10, metrics: {} })))
+    const row = await waitFor('the hostile module refused', async () => {
+      const m = ((await daemons[0]!.get('/modules')).modules as Array<{ cid: string, status: string, reason: string | null }>).find(x => x.cid === module)
+      return m?.status === 'invalid' ? m : undefined
+    }, 20_000)
+    polling = false
+    await poller
+    assert.match(row.reason ?? '', /rank_pattern is not allowed/)
+    assert.ok(await metric(daemons[0]!, 'medforge_validation_refusals_total', { code: 'malformed' }) > before)
+    assert.ok(slowest < 5000, `every daemon kept answering (slowest /status round ${slowest.toFixed(0)} ms)`)
+    await expectUnchanged('regex denial of service')
   })
 
   it('a stalled or interrupted blob transfer resumes from another peer', async () => {

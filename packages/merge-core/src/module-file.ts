@@ -3,6 +3,7 @@
 // `__metadata__` under `medforge.lora_config`. The same module always gives the same bytes.
 import { InvalidAdapterError } from './errors.ts'
 import { parseLoraConfig, serializeLoraConfig } from './lora-config.ts'
+import type { LoraConfig } from './lora-config.ts'
 import { loraModuleFromTensors, moduleTensors } from './lora-module.ts'
 import type { LoraModule } from './lora-module.ts'
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts'
@@ -30,5 +31,24 @@ export function decodeModuleFile (bytes: Uint8Array, source: string): LoraModule
   } catch (err) {
     throw new InvalidAdapterError(source, `${MODULE_FILE_CONFIG_KEY} is not JSON: ${(err as Error).message}`)
   }
-  return loraModuleFromTensors(parseLoraConfig(json, `${source} ${MODULE_FILE_CONFIG_KEY}`), file.tensors, source)
+  const config = parseLoraConfig(json, `${source} ${MODULE_FILE_CONFIG_KEY}`)
+  refuseNetworkPatterns(config, file.tensors.keys(), source)
+  return loraModuleFromTensors(config, file.tensors, source)
+}
+
+/** The longest tensor name a module file may carry (PEFT's names for real models stay far below). */
+export const MAX_TENSOR_NAME = 512
+
+/**
+ * What a module from the network may not carry: patterns that PEFT reads as regular expressions
+ * (rank_pattern, alpha_pattern, a string target_modules) would have this node compile and run a
+ * peer's regex against names the peer chose too (catastrophic backtracking froze daemons); and
+ * unbounded tensor names. Checked before anything else is done with the module.
+ */
+export function refuseNetworkPatterns (config: LoraConfig, tensorNames: Iterable<string>, source: string): void {
+  const fail = (detail: string): never => { throw new InvalidAdapterError(source, detail) }
+  if (Object.keys(config.rankPattern).length > 0) fail('rank_pattern is not allowed in a network module (every layer has the network\'s rank)')
+  if (Object.keys(config.alphaPattern).length > 0) fail('alpha_pattern is not allowed in a network module (every layer has the network\'s alpha)')
+  if (typeof config.targetModules === 'string') fail('target_modules must be a list of module names in a network module, not a regular expression')
+  for (const name of tensorNames) if (name.length > MAX_TENSOR_NAME) fail(`tensor name of ${name.length} characters (the limit is ${MAX_TENSOR_NAME})`)
 }

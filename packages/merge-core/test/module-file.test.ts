@@ -19,6 +19,27 @@ const GOLDEN = {
 
 const typed = (err: unknown): boolean => err instanceof InvalidSafetensorsError || err instanceof InvalidAdapterError || err instanceof InvalidDistilledSetError
 
+/** A module file whose config carries `extra` (what a hostile peer controls), with one layer named `layer`. */
+function hostileFile (extra: Record<string, unknown>, layer = 'base_model.model.encoder'): Uint8Array {
+  const config = JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['encoder'], ...extra })
+  return encodeSafetensors(new Map([
+    [`${layer}.lora_A.weight`, { shape: [2, 8], data: new Float32Array(16) }],
+    [`${layer}.lora_B.weight`, { shape: [6, 2], data: new Float32Array(12) }]
+  ]), { metadata: { 'medforge.format': 'medforge-module/v1', 'medforge.lora_config': config } })
+}
+
+describe('module file from the network', () => {
+  it('refuses regex patterns before matching anything: a catastrophic rank_pattern costs nothing', () => {
+    const t0 = performance.now()
+    assert.throws(() => decodeModuleFile(hostileFile({ rank_pattern: { '(a+)+b': 2 } }, 'a'.repeat(40)), 'blob x'), (err: unknown) => err instanceof InvalidAdapterError && /blob x.*rank_pattern is not allowed/.test(err.message))
+    assert.ok(performance.now() - t0 < 1000, 'refused without running the pattern')
+    assert.throws(() => decodeModuleFile(hostileFile({ alpha_pattern: { '(a|a)*$': 4 } }), 'blob y'), /alpha_pattern is not allowed/)
+    assert.throws(() => decodeModuleFile(hostileFile({ target_modules: '.*(encoder)+' }), 'blob z'), /not a regular expression/)
+    assert.throws(() => decodeModuleFile(hostileFile({}, 'x'.repeat(600)), 'blob w'), /tensor name of 6\d\d characters/)
+    assert.ok(decodeModuleFile(hostileFile({}), 'fine').layers.size === 1, 'the same file without them decodes')
+  })
+})
+
 describe('module file', () => {
   it('encodes canonically (golden CID) and decodes to the same module', () => {
     const bytes = encodeModuleFile(module)
