@@ -62,7 +62,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     ((await d.get('/peers')).peers as Array<{ peerId: string, gossipScore: number }>).find(p => p.peerId === peerId)?.gossipScore
 
   before(async () => {
-    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex'] })
+    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex', 'hugo'] })
     const args = ['--max-gossip-age', '5000', '--fetch-timeout', '2000', '--peer-rate', '20']
     daemons.push(await startDaemon(net.sites[0]!, { extraArgs: args }))
     for (const s of net.sites.slice(1)) daemons.push(await startDaemon(s, { bootstrap: daemons[0]!.addresses, extraArgs: args }))
@@ -284,8 +284,37 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     await expectUnchanged('regex denial of service')
   })
 
+  it('huge finite values: a module with factors of 1e20 is refused by every peer, and an honest module published after it still merges everywhere', async () => {
+    // Issue 14, finding 3: only NaN and Infinity were refused; factors of 1e20 made every later
+    // Fusion loss NaN on every peer (and a linear merge attest Infinity weights).
+    const hugo = await adversary('hugo', [daemons[0]!, daemons[1]!])
+    const honest = toyModule('task-2', 'hugo-template')
+    const huge: LoraModule = { ...honest, layers: new Map([...honest.layers].map(([k, p]) => [k, { A: { shape: p.A.shape, data: new Float32Array(p.A.data.length).fill(1e20) }, B: p.B }])) }
+    const module = moduleCid(huge)
+    await hugo.gossip(encodeRecord(await hugo.announce({ task: 'task-2', module, moduleBlob: hugo.offer(encodeModuleFile(huge), 'honest'), distilled: hugo.offer(distilledFile('task-2', 'hugo'), 'honest'), head: headCid(huge) ?? null, parentRoot: baseline.root, height: baseline.height + 1, samples: 10, metrics: {} })))
+    for (const d of daemons) {
+      const row = await waitFor(`${d.site.name} refusing the huge module`, async () => {
+        const m = ((await d.get('/modules')).modules as Array<{ cid: string, status: string, reason: string | null }>).find(x => x.cid === module)
+        return m?.status === 'invalid' ? m : undefined
+      }, 20_000)
+      assert.match(row.reason ?? '', /beyond the network's bound/)
+    }
+    await expectUnchanged('huge values')
+    // An honest module after it: merged by every daemon (the refused one never reaches a merge).
+    const b = readModuleBundle(makeBundle(join(net.base, 'after-hugo'), 'task-2', 'after-hugo'))
+    const res = await daemons[2]!.post('/modules', { task: 'task-2', module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    const st = await waitFor('the honest module merged everywhere', async () => {
+      const all = await Promise.all(daemons.map(async d => (await d.status()).networks[0]!))
+      return new Set(all.map(x => x.stateRoot)).size === 1 && all.every(x => x.moduleCount === 2 && !x.merging) ? all[0]! : undefined
+    }, 30_000)
+    baseline = { root: st.stateRoot, height: st.height }
+    honestModules = (await snapshot(daemons[0]!)).modules
+  })
+
   it('a stalled or interrupted blob transfer resumes from another peer', async () => {
     const rita = await adversary('rita', [daemons[0]!, daemons[1]!])
+    const expected = (await daemons[0]!.status()).networks[0]!.moduleCount + 2
     const slow = daemons[0]!.peerId
     const cids: string[] = []
     for (const [task, mode] of [['task-2', 'stall'], ['task-1', 'disconnect']] as const) {
@@ -299,7 +328,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     const failedBefore = await metric(daemons[0]!, 'medforge_blob_fetches_total', { outcome: 'failed' })
     const root = await waitFor('convergence on the resumed modules', async () => {
       const st = await Promise.all(daemons.map(async d => (await d.get('/status')).networks[0]))
-      return new Set(st.map(s => s.stateRoot)).size === 1 && st.every(s => s.moduleCount === 3) ? st[0].stateRoot as string : undefined
+      return new Set(st.map(s => s.stateRoot)).size === 1 && st.every(s => s.moduleCount === expected) ? st[0].stateRoot as string : undefined
     }, 60_000)
     assert.notEqual(root, baseline.root)
     assert.ok(await metric(daemons[0]!, 'medforge_blob_fetches_total', { outcome: 'failed' }) >= failedBefore, 'failed fetches are counted')

@@ -10,6 +10,13 @@ import { asObject, int, onlyKeys, str, strList } from './schema.ts'
 import type { Obj } from './schema.ts'
 
 export const PROTOCOL_VERSION = 'medforge/1'
+/**
+ * The largest magnitude any value of a module (LoRA factors, task head) or distilled set may have
+ * on a medforge/1 network. Trained adapters stay orders of magnitude below; a value near the
+ * binary32 range would only serve to overflow every peer's merge (a 1e20 factor made every later
+ * Fusion loss NaN). Part of the protocol, so every peer refuses the same modules.
+ */
+export const MAX_MODULE_VALUE = 1e4
 export const MEMBER_ROLES = ['contributor', 'observer', 'admin'] as const
 export type MemberRole = typeof MEMBER_ROLES[number]
 

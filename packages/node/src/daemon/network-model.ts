@@ -4,6 +4,7 @@
 import { TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, cidOfBytes, decodeDistilledSet, formatShape, identityConfig, loraScaling, sameShape } from '@medforge/merge-core'
 import { HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loadBaseWeights, loraLayers, vitEvaluator } from '@medforge/clinical'
 import type { CandidateEvaluator, LoraModule, ToyData } from '@medforge/merge-core'
+import { MAX_MODULE_VALUE } from '@medforge/protocol'
 import type { ManifestBody, TaskSpec } from '@medforge/protocol'
 import { InvalidModuleError, NotJoinedError } from '../errors.ts'
 
@@ -35,7 +36,16 @@ export function checkLoraPolicy (module: LoraModule, manifest: ManifestBody, whe
   const targets = JSON.stringify([...(cfg.target_modules as string[] ?? [])].sort())
   if (targets !== JSON.stringify([...manifest.lora.targets].sort())) fail(`target_modules are ${targets}, the network's policy is ${JSON.stringify(manifest.lora.targets)}`)
   for (const [layer, { A, B }] of module.layers) {
-    for (const t of [A, B]) if (!t.data.every(Number.isFinite)) fail(`layer ${layer} has a non-finite value`)
+    for (const [name, t] of [['lora_A', A], ['lora_B', B]] as const) checkValues(t.data, `${where}: ${name} of layer ${layer}`)
+  }
+}
+
+/** Every value finite and within the protocol's bound (MAX_MODULE_VALUE), or the module is refused. */
+export function checkValues (data: Float32Array, where: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!
+    if (!Number.isFinite(v)) throw new InvalidModuleError(where, `value ${i} is not finite (${v})`, 'malformed')
+    if (Math.abs(v) > MAX_MODULE_VALUE) throw new InvalidModuleError(where, `value ${i} is ${v}, beyond the network's bound of ±${MAX_MODULE_VALUE}`, 'malformed')
   }
 }
 
@@ -60,10 +70,12 @@ function toyModel (weights: string): NetworkModel {
       if (!sameShape(w!.shape, [classes, hidden]) || !sameShape(b!.shape, [classes])) {
         fail(`head is ${formatShape(w!.shape)} + ${formatShape(b!.shape)}, task "${task.id}" needs [${classes}, ${hidden}] + [${classes}]`)
       }
+      for (const t of [w!, b!]) checkValues(t.data, `${where}: task head`)
     },
     decodeDistilled (bytes, task, where): ToyData {
       const set = decodeDistilledSet(bytes, where, { classes: task.labels.length, featureShape: [inputs] })
       if (set.task !== task.id) throw new InvalidModuleError(where, `distilled set is for task "${set.task}", the module for "${task.id}"`)
+      checkValues(set.inputs.data, `${where}: distilled inputs`)
       return { x: set.inputs.data, y: set.labels }
     },
     evaluator: () => model.evaluator() as CandidateEvaluator<unknown>
@@ -99,12 +111,12 @@ function vitModel (manifest: ManifestBody): NetworkModel {
       if (!sameShape(w!.shape, [classes, c.projection]) || !sameShape(b!.shape, [classes])) {
         fail(`head is ${formatShape(w!.shape)} + ${formatShape(b!.shape)}, task "${task.id}" needs [${classes}, ${c.projection}] + [${classes}]`)
       }
-      for (const t of [w!, b!]) if (!t.data.every(Number.isFinite)) fail('the task head has a non-finite value')
+      for (const t of [w!, b!]) checkValues(t.data, `${where}: task head`)
     },
     decodeDistilled (bytes, task, where) {
       const set = decodeDistilledSet(bytes, where, { classes: task.labels.length, featureShape: [c.channels, c.imageSize, c.imageSize] })
       if (set.task !== task.id) throw new InvalidModuleError(where, `distilled set is for task "${set.task}", the module for "${task.id}"`)
-      if (!set.inputs.data.every(Number.isFinite)) throw new InvalidModuleError(where, 'distilled set has a non-finite value')
+      checkValues(set.inputs.data, `${where}: distilled inputs`)
       return { inputs: set.inputs.data, labels: set.labels }
     },
     evaluator: () => evaluator as CandidateEvaluator<unknown>
