@@ -59,6 +59,42 @@ describe('HTTP API', () => {
     assert.equal((await (await fetch(`${daemon.api.url}/status`)).json() as { networks: Array<{ moduleCount: number }> }).networks[0]!.moduleCount, 0, 'nothing was admitted')
   })
 
+  it('answers only IP literals, localhost and allowed names in Host (DNS rebinding), before any route', async () => {
+    // Issue 14, finding 8: a request with Host: evil.example was answered, so a rebinding page could read every GET endpoint.
+    const { request } = await import('node:http')
+    const get = async (host: string, path = '/status'): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
+      const u = new URL(daemon.api.url)
+      request({ host: u.hostname, port: u.port, path, headers: { host } }, res => {
+        let body = ''
+        res.on('data', (d: Buffer) => { body += d.toString() })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+      }).on('error', reject).end()
+    })
+    for (const path of ['/status', '/', '/metrics', '/peers']) {
+      const evil = await get('evil.example:4718', path)
+      assert.equal(evil.status, 421, path)
+      assert.equal((JSON.parse(evil.body) as { code: string }).code, 'ERR_HOST_NOT_ALLOWED')
+    }
+    for (const host of [new URL(daemon.api.url).host, 'localhost:4718', '127.0.0.1', '[::1]:80']) assert.equal((await get(host)).status, 200, host)
+    const { hostAllowed } = await import('../src/api/http-api.ts')
+    assert.equal(hostAllowed('medforge.hospital-a.example', new Set(['medforge.hospital-a.example'])), true, 'an allowed name')
+    assert.equal(hostAllowed(undefined, new Set()), false)
+  })
+
+  it('refuses a null or non-object body and an invalid peer id with 400 and a code, changing nothing', async () => {
+    // Issue 14, finding 8: a null body answered 500; an invalid peer id answered 500 after joining the blocked set.
+    for (const body of ['null', '[]', '"x"', '7']) {
+      const r = await post('/peers/block', body)
+      assert.equal(r.status, 400, body)
+      assert.equal(r.json.code, 'ERR_BAD_REQUEST')
+    }
+    const bad = await post('/peers/block', { peerId: 'not-a-peer-id' })
+    assert.equal(bad.status, 400)
+    assert.match(String(bad.json.error), /not a peer id/)
+    assert.equal(daemon.blocked.has('not-a-peer-id'), false, 'nothing was added to the blocked set')
+    assert.equal((await post('/modules', 'null')).status, 400)
+  })
+
   it('publishes a module and merges it', async () => {
     const res = await post('/modules', { task: 'a', module: b64(encodeModuleFile(module)), distilled: b64(distilled), samples: 32 })
     assert.equal(res.status, 200, JSON.stringify(res.json))

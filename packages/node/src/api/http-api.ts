@@ -1,6 +1,7 @@
 // The daemon's HTTP API (JSON). Reads are open to whoever can reach the address (127.0.0.1 by
 // default); writes need the bearer token stored in the data directory.
 import { timingSafeEqual } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,6 +23,8 @@ export interface HttpApiComponents {
   /** HOST:PORT; port 0 picks a free one. */
   readonly listen: string
   readonly token: string
+  /** Host names (besides IP literals and localhost) the API answers to, e.g. behind a proxy. */
+  readonly allowedHosts?: readonly string[]
 }
 
 const HTTP_CODES: Record<number, string> = { 400: 'ERR_BAD_REQUEST', 401: 'ERR_UNAUTHORIZED', 404: 'ERR_NOT_FOUND', 413: 'ERR_TOO_LARGE' }
@@ -52,11 +55,27 @@ function statusOf (err: MedforgeError): number {
 
 async function readJson (req: IncomingMessage, limit: number, shape: string): Promise<Record<string, unknown>> {
   const body = await readBody(req, limit)
+  let value: unknown
   try {
-    return JSON.parse(body.toString('utf8')) as Record<string, unknown>
+    value = JSON.parse(body.toString('utf8'))
   } catch {
     throw new HttpError(400, `body must be JSON: ${shape}`)
   }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new HttpError(400, `body must be a JSON object: ${shape}`)
+  return value as Record<string, unknown>
+}
+
+/**
+ * DNS rebinding defence: a page on some other site that gets its name resolved to this machine
+ * reaches the API with that name in Host. Only IP literals, localhost and names the operator
+ * allows are answered.
+ */
+export function hostAllowed (host: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (host === undefined || host === '') return false
+  const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.replace(/:\d+$/, '')
+  if (name === 'localhost' || allowed.has(name)) return true
+  if (/^\[[0-9a-fA-F:.]+\]$/.test(name)) return true
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(name)
 }
 
 async function readBody (req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -79,7 +98,8 @@ function parseListen (listen: string): { host: string, port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port }
 }
 
-export async function createHttpApi ({ daemon, listen, token }: HttpApiComponents): Promise<HttpApi> {
+export async function createHttpApi ({ daemon, listen, token, allowedHosts = [] }: HttpApiComponents): Promise<HttpApi> {
+  const hosts = new Set(allowedHosts)
   const expected = Buffer.from(`Bearer ${token}`)
   const authorised = (req: IncomingMessage): boolean => {
     const got = Buffer.from(req.headers.authorization ?? '')
@@ -111,6 +131,11 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
         if (!authorised(req)) throw new HttpError(401, `${url.pathname} needs the bearer token`)
         const body = await readJson(req, 4096, '{"peerId": "..."}')
         if (typeof body.peerId !== 'string') throw new HttpError(400, 'body must be {"peerId": "..."}')
+        try {
+          peerIdFromString(body.peerId)
+        } catch {
+          throw new HttpError(400, `"${body.peerId.slice(0, 100)}" is not a peer id`)
+        }
         if (url.pathname.endsWith('/block')) await daemon.blockPeer(body.peerId)
         else daemon.unblockPeer(body.peerId)
         return { blocked: [...daemon.blocked] }
@@ -143,6 +168,11 @@ export async function createHttpApi ({ daemon, listen, token }: HttpApiComponent
   }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (!hostAllowed(req.headers.host, hosts)) {
+      res.writeHead(421, { 'content-type': 'application/json; charset=utf-8' })
+      res.end(JSON.stringify({ error: `Host "${String(req.headers.host).slice(0, 100)}" is not an address of this API (use an IP address or localhost, or allow the name with --api-host)`, code: 'ERR_HOST_NOT_ALLOWED' }) + '\n')
+      return
+    }
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method === 'GET' || req.method === 'HEAD') {
       const asset = dashboardAsset(url.pathname)

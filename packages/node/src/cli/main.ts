@@ -22,7 +22,7 @@ Commands:
   network join MANIFEST --data-dir DIR   join a network (verifies the manifest chain)
   daemon --data-dir DIR [--listen MULTIADDR] [--api HOST:PORT] [--bootstrap MULTIADDR]
          [--mdns] [--no-members-only] [--fetch-timeout MS] [--max-gossip-age MS]
-         [--max-blob-bytes N] [--peer-rate MSGS_PER_S] [--sync-interval MS] [--quiet]
+         [--max-blob-bytes N] [--peer-rate MSGS_PER_S] [--sync-interval MS] [--api-host NAME] [--quiet]
                                   run the institution daemon (gossip, fetch, merge, attest, API)
   publish BUNDLE --data-dir DIR [--task T]   sign and publish a module through the running daemon
   status --data-dir DIR [--json]  peers, modules, state root and whether the peers agree

@@ -35,6 +35,8 @@ export interface DaemonOptions {
   readonly dataDir: string
   readonly listen?: readonly string[]
   readonly api?: string
+  /** Host names the API answers to besides IP literals and localhost (a proxy's name). */
+  readonly apiHosts?: readonly string[]
   readonly bootstrap?: readonly string[]
   readonly membersOnly?: boolean
   readonly mdns?: boolean
@@ -243,7 +245,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
     for (const peer of peers.slice(0, 3)) void syncWith(peer)
   }, options.syncIntervalMs ?? 10_000)
   timers.unref()
-  const api = await createHttpApi({ daemon, listen: options.api ?? config.api, token: dataDir.apiToken() })
+  const api = await createHttpApi({ daemon, listen: options.api ?? config.api, token: dataDir.apiToken(), allowedHosts: options.apiHosts ?? [] })
   ;(daemon as { api: HttpApi }).api = api
   dataDir.writeRunning({ url: api.url, pid: process.pid, peerId: identity.peerId, addresses: libp2p.getMultiaddrs().map(a => a.toString()) })
   log(`${config.name} (${identity.peerId}) listening on ${libp2p.getMultiaddrs().map(a => a.toString()).join(' ')}; API ${api.url}`)
