@@ -62,7 +62,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     ((await d.get('/peers')).peers as Array<{ peerId: string, gossipScore: number }>).find(p => p.peerId === peerId)?.gossipScore
 
   before(async () => {
-    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex', 'hugo'] })
+    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex', 'hugo', 'pam'] })
     const args = ['--max-gossip-age', '5000', '--fetch-timeout', '2000', '--peer-rate', '20']
     daemons.push(await startDaemon(net.sites[0]!, { extraArgs: args }))
     for (const s of net.sites.slice(1)) daemons.push(await startDaemon(s, { bootstrap: daemons[0]!.addresses, extraArgs: args }))
@@ -310,6 +310,30 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     }, 30_000)
     baseline = { root: st.stateRoot, height: st.height }
     honestModules = (await snapshot(daemons[0]!)).modules
+  })
+
+  it('pending-pool flooding: forged announcements on unknown parents are rejected as forged, never parked', async () => {
+    // Issue 14, finding 6: the unknown-parent check ran before the signature check, so 1,100 forged
+    // announcements (an honest member as author, random parents) filled the pool and scored the sender up.
+    const target = daemons[0]!
+    const pam = await adversary('pam', [target])
+    const forgedBefore = await metric(target, 'medforge_validation_refusals_total', { code: 'bad_signature' })
+    const template = await pam.announce(fields('task-1', genesisRoot, 1))
+    const honestAuthor = net.sites[1]!.identity.peerId
+    const sent = 200
+    for (let i = 0; i < sent; i++) {
+      const parentRoot = `bafkrei${randomBytes(26).toString('hex').slice(0, 52).replace(/[0189]/g, 'a')}`
+      await pam.gossip(encodeRecord({ ...template, author: honestAuthor, parentRoot, height: 7, samples: i + 1 })).catch(() => {})
+    }
+    // The first forgery is rejected (not parked), which graylists pam: the rest are dropped unseen.
+    const rejected = await waitFor('the forgeries rejected', async () => {
+      const n = await metric(target, 'medforge_validation_refusals_total', { code: 'bad_signature' }) - forgedBefore
+      return n >= 1 ? n : undefined
+    }, 30_000)
+    assert.ok(rejected >= 1)
+    assert.equal((await target.status()).networks[0]!.pending, 0, 'nothing was parked')
+    await waitFor('pam\'s score to drop', async () => ((await scoreAt(target, pam.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
+    await expectUnchanged('pending-pool flooding')
   })
 
   it('a stalled or interrupted blob transfer resumes from another peer', async () => {

@@ -109,9 +109,10 @@ async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext)
   if (time !== undefined) return time
   if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
   const parentHeight = ctx.rootHeight(r.parentRoot)
-  if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
-  if (r.height !== parentHeight + 1) return reject('wrong_height', `height is ${r.height}, its parent state is at height ${parentHeight}`, r)
+  if (parentHeight !== undefined && r.height !== parentHeight + 1) return reject('wrong_height', `height is ${r.height}, its parent state is at height ${parentHeight}`, r)
   if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  // Only a signed announcement may wait for its parent: forged ones must not fill the pending pool.
+  if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
   // After the signature: only the author's own signature proves it announced both modules.
   if (ctx.equivocates?.(r) === true) return reject('equivocation', `${r.author} already announced a different ${r.task} module on parent ${r.parentRoot}`, r)
   return accept(r)
@@ -131,10 +132,16 @@ async function checkAttestation (r: StateAttestation, ctx: ValidationContext): P
 async function checkRevocation (r: Revocation, ctx: ValidationContext): Promise<Result<Revocation>> {
   if (r.network !== ctx.network) return reject('unknown_network', `revocation is for network ${r.network}`, r)
   const signers = r.signatures.map(s => s.peerId)
+  // One canonical signature list per revocation: sorted, no signer twice, members only. Otherwise
+  // the same revocation could be re-signed into ever new record CIDs that all validate.
+  for (let i = 1; i < signers.length; i++) {
+    if (!(signers[i - 1]! < signers[i]!)) return reject('malformed', 'signatures must be sorted by peer id, each signer once', r)
+  }
+  const outsider = signers.find(p => !ctx.members.has(p) || ctx.revoked.has(p))
+  if (outsider !== undefined) return reject('not_authorized', `${outsider} signed the revocation but is not a member of the network`, r)
   const byAuthor = signers.includes(r.moduleAuthor)
-  const memberSigners = new Set(signers.filter(p => ctx.members.has(p) && !ctx.revoked.has(p)))
-  if (!byAuthor && memberSigners.size < ctx.quorum) {
-    return reject('not_authorized', `signed by ${memberSigners.size} member(s); needs the module's author or a quorum of ${ctx.quorum}`, r)
+  if (!byAuthor && signers.length < ctx.quorum) {
+    return reject('not_authorized', `signed by ${signers.length} member(s); needs the module's author or a quorum of ${ctx.quorum}`, r)
   }
   const time = checkTime(r.createdAt, ctx, r)
   if (time !== undefined) return time

@@ -5,14 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import {
-  HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES,
-  blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord,
-  decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile,
-  encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody,
-  readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation,
-  verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES
-} from '../src/index.ts'
+import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
 import type { Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
 import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from './samples.ts'
 
@@ -90,6 +83,8 @@ describe('manifest', () => {
   })
 })
 
+const pick = (r: { verdict: string, code: string }): [string, string] => [r.verdict, r.code]
+
 function context (overrides: Partial<ValidationContext> = {}): ValidationContext {
   const members = new Map<string, Member>(genesisBody(ids).members.map(m => [m.peerId, m]))
   return {
@@ -132,6 +127,8 @@ describe('validation', () => {
       ['equivocation claimed with a forged signature', validateModuleAnnouncement(encodeRecord(forged), context({ equivocates: () => true })), 'reject', 'bad_signature'],
       ['duplicate', validateModuleAnnouncement(bytes, context({ isKnownRecord: cid => cid === recordCid(records.announcement) })), 'ignore', 'duplicate'],
       ['unknown parent', validateModuleAnnouncement(bytes, context({ rootHeight: () => undefined })), 'ignore', 'parent_unknown'],
+      // Issue 14, finding 6: a forged announcement on an unknown parent was parked (pool flooding).
+      ['forged, on an unknown parent', validateModuleAnnouncement(encodeRecord(forged), context({ rootHeight: () => undefined })), 'reject', 'bad_signature'],
       ['height not parent + 1', validateModuleAnnouncement(bytes, context({ rootHeight: () => 5 })), 'reject', 'wrong_height'],
       ['forged', validateModuleAnnouncement(encodeRecord(forged), context()), 'reject', 'bad_signature'],
       ['attestation by non-member', validateStateAttestation(encodeRecord(records.attestation), context({ members: new Map() })), 'reject', 'not_a_member'],
@@ -150,6 +147,22 @@ describe('validation', () => {
     assert.equal((await validateRevocation(encodeRecord(r), context())).code, 'not_authorized')
     r = await addRevocationSignature(r, ids[1]!)
     assert.equal((await validateRevocation(encodeRecord(r), context())).verdict, 'accept')
+  })
+
+  it('revocations: signers are members, listed once, in order: no stranger can revoke, no signature list is malleable', async () => {
+    // Issue 14, finding 5: non-member keys revoking made-up modules as their "author" were stored,
+    // and reordering signatures or adding a stranger's gave new record CIDs that still validated.
+    const stranger = await newIdentity()
+    const byStranger = await addRevocationSignature({ ...records.revocation, moduleAuthor: stranger.peerId, signatures: [] }, stranger)
+    assert.deepEqual(pick(await validateRevocation(encodeRecord(byStranger), context())), ['reject', 'not_authorized'])
+    const quorum = await addRevocationSignature(await addRevocationSignature({ ...records.revocation, moduleAuthor: ids[2]!.peerId, signatures: [] }, ids[0]!), ids[1]!)
+    assert.deepEqual(pick(await validateRevocation(encodeRecord(quorum), context())), ['accept', 'ok'])
+    const reordered = { ...quorum, signatures: [...quorum.signatures].reverse() }
+    assert.deepEqual(pick(await validateRevocation(encodeRecord(reordered), context())), ['reject', 'malformed'])
+    const twice = { ...quorum, signatures: [quorum.signatures[0]!, quorum.signatures[0]!, quorum.signatures[1]!] }
+    assert.deepEqual(pick(await validateRevocation(encodeRecord(twice), context())), ['reject', 'malformed'])
+    const withStranger = await addRevocationSignature(quorum, stranger)
+    assert.deepEqual(pick(await validateRevocation(encodeRecord(withStranger), context())), ['reject', 'not_authorized'])
   })
 
   it('checks size before decoding: an oversized message is refused without being parsed', async () => {

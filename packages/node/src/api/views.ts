@@ -26,6 +26,8 @@ export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
     moduleCount: head.moduleCount,
     merging: rt.scheduler.running,
     modules: byStatus,
+    /** Announcements waiting for their parent state root. */
+    pending: rt.pendingCount,
     agreement: {
       /** Every peer heard from attests the same root as this daemon. */
       agree: others.length > 0 && others.every(a => a.stateRoot === head.stateRoot),

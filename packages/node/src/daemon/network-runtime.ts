@@ -64,6 +64,8 @@ export interface NetworkRuntime {
   head (): { stateRoot: string, height: number, moduleCount: number }
   /** Fetches every module still missing blobs (also run on a timer). */
   fetchMissing (): void
+  /** Announcements parked until their parent root is known. */
+  readonly pendingCount: number
 }
 
 export function createNetworkRuntime (components: NetworkRuntimeComponents): NetworkRuntime {
@@ -96,12 +98,13 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     log
   }, options.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: options.fetchTimeoutMs })
 
+  const pending = createPendingPool(options.pending)
   const records = createRecordHandler({
     state: () => state,
     ledger,
     events,
     countRefusal,
-    pending: createPendingPool(options.pending),
+    pending,
     onAnnouncement: (module, from) => { fetcher.enqueue(module, from) },
     onInputsChanged: () => { void scheduler.schedule() },
     log
@@ -153,6 +156,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     handleRecord: records.handle,
     publish: publisher.publish,
     fetchMissing: fetcher.fetchMissing,
+    get pendingCount () { return pending.size },
     async start () {
       stopped = false
       await compute.setNetwork(network, state.chain)
