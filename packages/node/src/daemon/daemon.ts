@@ -111,8 +111,8 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       denyDialPeer: gate,
       denyInboundEncryptedConnection: gate
     },
-    blobs: { blobs, maxBytes: Math.max(...states.map(s => s.manifest.limits.maxModuleBytes)) },
-    sync: { ledger, networks: () => new Set(runtimes.keys()) }
+    blobs: { blobs, maxBytes: Math.max(...states.map(s => s.manifest.limits.maxModuleBytes)), isAllowed: peer => !blocked.has(peer) && isMember(peer) },
+    sync: { ledger, networks: () => new Set(runtimes.keys()), isAllowed: (peer, network) => !blocked.has(peer) && states.some(s => s.network === network && s.members.has(peer) && !s.revoked.has(peer)) }
   })
   const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
   const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })

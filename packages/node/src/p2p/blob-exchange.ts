@@ -12,6 +12,11 @@ export interface BlobServiceInit {
   /** Per-stream time limit: a peer that stops reading is dropped. */
   readonly timeoutMs?: number
   readonly onServed?: (cid: string, bytes: number) => void
+  /**
+   * Who may download: the daemon serves members of its networks only, whatever the connection
+   * gater let in (membersOnly off, an outbound dial to an address without /p2p/). Absent: anyone.
+   */
+  readonly isAllowed?: (peerId: string) => boolean
 }
 
 export interface ServiceComponents { readonly registrar: Registrar }
@@ -26,10 +31,15 @@ export function blobService (init: BlobServiceInit): (components: ServiceCompone
 
 async function serveBlobs (registrar: Registrar, options: BlobServiceInit): Promise<void> {
   const { blobs } = options
-  await registrar.handle(BLOB_PROTOCOL, async (stream) => {
+  await registrar.handle(BLOB_PROTOCOL, async (stream, connection) => {
     const signal = AbortSignal.timeout(options.timeoutMs ?? 60_000)
     try {
       const request = decodeBlobRequest(await readRequest(stream, 1024, signal))
+      if (options.isAllowed !== undefined && !options.isAllowed(connection.remotePeer.toString())) {
+        await sendFrames(stream, [encodeBlobResponseHeader({ status: 'error', size: 0, message: 'not a member of the network' })], signal)
+        await stream.close({ signal })
+        return
+      }
       // Hashed in chunks the first time (a corrupt copy is quarantined and answered as missing).
       const streamed = await blobs.verify(request.cid) ? blobs.verifiedChunks(request.cid, DEFAULT_CHUNK_BYTES) : undefined
       if (streamed === undefined) {

@@ -12,21 +12,24 @@ export interface SyncServiceInit {
   readonly ledger: Pick<Ledger, 'recordsAfter'>
   /** The networks this node serves records of (the ones it has joined). */
   readonly networks: () => ReadonlySet<string>
+  /** Who may page through the records (members of the network asked for); absent: anyone. */
+  readonly isAllowed?: (peerId: string, network: string) => boolean
 }
 
 /** The sync protocol's server as a libp2p service: registered on start, removed on stop. */
 export function syncService (init: SyncServiceInit): (components: ServiceComponents) => Startable {
   return ({ registrar }) => ({
-    async start () { await serveSync(registrar, init.ledger, init.networks) },
+    async start () { await serveSync(registrar, init) },
     async stop () { await registrar.unhandle(SYNC_PROTOCOL) }
   })
 }
 
-async function serveSync (registrar: Registrar, ledger: SyncServiceInit['ledger'], networks: () => ReadonlySet<string>): Promise<void> {
-  await registrar.handle(SYNC_PROTOCOL, async (stream) => {
+async function serveSync (registrar: Registrar, { ledger, networks, isAllowed }: SyncServiceInit): Promise<void> {
+  await registrar.handle(SYNC_PROTOCOL, async (stream, connection) => {
     const signal = AbortSignal.timeout(30_000)
     try {
       const req = decodeSyncRequest(await readRequest(stream, 4096, signal))
+      if (isAllowed !== undefined && !isAllowed(connection.remotePeer.toString(), req.network)) throw new Error(`${connection.remotePeer} is not a member of network ${req.network}`)
       const all = networks().has(req.network) ? ledger.recordsAfter(req.network, req.after, req.limit) : []
       // A page must fit one control frame: stop early (and say where to go on) when it would not.
       const rows = []
