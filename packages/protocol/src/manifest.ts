@@ -227,12 +227,43 @@ export async function verifyManifestChain (chain: readonly SignedManifest[]): Pr
   return { current, network, revoked }
 }
 
+/**
+ * The members whose signatures count toward a quorum: the admins, or, in a network that names no
+ * admin, its contributors. Observers never count.
+ */
+export function governingMembers (body: ManifestBody): Member[] {
+  const admins = body.members.filter(m => m.roles.includes('admin'))
+  return admins.length > 0 ? admins : body.members.filter(m => m.roles.includes('contributor'))
+}
+
+/** What a revision may not change at all: a network on another model or merge rule is a new network. */
+const FIXED_FIELDS = ['protocol', 'networkId', 'baseModel', 'lora', 'merge'] as const
+/** What a revision may change only with two thirds of the governing members (not just the quorum). */
+const GUARDED_FIELDS = ['quorum', 'limits'] as const
+
 async function requireQuorum (manifest: SignedManifest, authority: ManifestBody): Promise<void> {
-  const { valid, invalid } = await checkSignatures(manifest.body, manifest.signatures, authority.members)
+  const governing = governingMembers(authority)
+  const { valid, invalid } = await checkSignatures(manifest.body, manifest.signatures, governing)
   if (invalid.length > 0) throw new ManifestVerificationError(`revision ${manifest.body.revision}: invalid signature from ${invalid.join(', ')}`)
   if (valid.length < authority.quorum) {
-    throw new ManifestVerificationError(`revision ${manifest.body.revision} has ${valid.length} valid member signature(s), quorum is ${authority.quorum}`)
+    throw new ManifestVerificationError(`revision ${manifest.body.revision} has ${valid.length} valid signature(s) of governing members (admins, or contributors when there is no admin), quorum is ${authority.quorum}`)
   }
+  if (manifest.body === authority) return // genesis
+  for (const field of FIXED_FIELDS) {
+    if (canonicalJsonText(manifest.body[field]) !== canonicalJsonText(authority[field])) {
+      throw new ManifestVerificationError(`revision ${manifest.body.revision} changes ${field}: a revision cannot; create a new network for that`)
+    }
+  }
+  const superMajority = Math.ceil(2 * governing.length / 3)
+  for (const field of GUARDED_FIELDS) {
+    if (canonicalJsonText(manifest.body[field]) !== canonicalJsonText(authority[field]) && valid.length < Math.max(authority.quorum, superMajority)) {
+      throw new ManifestVerificationError(`revision ${manifest.body.revision} changes ${field}, which needs two thirds of the governing members (${superMajority}), it has ${valid.length}`)
+    }
+  }
+}
+
+function canonicalJsonText (value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : 1)) : v)
 }
 
 /** The on-disk form: JSON with the body and base64 signatures (the CID is over the body's DAG-CBOR). */

@@ -140,8 +140,14 @@ async function checkRevocation (r: Revocation, ctx: ValidationContext): Promise<
   const outsider = signers.find(p => !ctx.members.has(p) || ctx.revoked.has(p))
   if (outsider !== undefined) return reject('not_authorized', `${outsider} signed the revocation but is not a member of the network`, r)
   const byAuthor = signers.includes(r.moduleAuthor)
-  if (!byAuthor && signers.length < ctx.quorum) {
-    return reject('not_authorized', `signed by ${signers.length} member(s); needs the module's author or a quorum of ${ctx.quorum}`, r)
+  // Without the author, a quorum of the governing members: the admins, or the contributors when
+  // the network names no admin (observers never count), as for manifest revisions.
+  const members = [...ctx.members.values()]
+  const admins = members.filter(m => m.roles.includes('admin'))
+  const governing = new Set((admins.length > 0 ? admins : members.filter(m => m.roles.includes('contributor'))).map(m => m.peerId))
+  const governingSigners = signers.filter(p => governing.has(p)).length
+  if (!byAuthor && governingSigners < ctx.quorum) {
+    return reject('not_authorized', `signed by ${governingSigners} governing member(s); needs the module's author or a quorum of ${ctx.quorum} ${admins.length > 0 ? 'admins' : 'contributors'}`, r)
   }
   const time = checkTime(r.createdAt, ctx, r)
   if (time !== undefined) return time

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
-import type { Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
+import type { ManifestBody, Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
 import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from './samples.ts'
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'golden.json'), 'utf8')) as Record<string, unknown>
@@ -60,7 +60,7 @@ describe('manifest', () => {
     const g = await genesis(ids)
     const body = { ...genesisBody(ids), revision: 1, network: manifestCid(g.body), parent: manifestCid(g.body), members: g.body.members.slice(1), quorum: 1 }
     const oneSig = await signManifest({ body, signatures: [] }, ids[1]!)
-    await assert.rejects(verifyManifestChain([g, oneSig]), (e: unknown) => e instanceof ManifestVerificationError && /1 valid member signature\(s\), quorum is 2/.test(e.message))
+    await assert.rejects(verifyManifestChain([g, oneSig]), (e: unknown) => e instanceof ManifestVerificationError && /1 valid signature\(s\) of governing members.*quorum is 2/.test(e.message))
     const outsider = await signManifest(oneSig, ids[3]!)
     await assert.rejects(verifyManifestChain([g, outsider]), /quorum is 2/)
     const twoSigs = await signManifest(oneSig, ids[2]!)
@@ -70,6 +70,34 @@ describe('manifest', () => {
     const forged: SignedManifest = { body, signatures: [...twoSigs.signatures.slice(0, 1), { peerId: twoSigs.signatures[1]!.peerId, signature: twoSigs.signatures[0]!.signature }] }
     await assert.rejects(verifyManifestChain([g, forged]), /invalid signature/)
     await assert.rejects(verifyManifestChain([g, { ...twoSigs, body: { ...body, parent: records.network.replace('a', 'b') } }]), /names parent/)
+  })
+
+  it('roles and guarded fields: admins govern when there are any, observers never; the model and merge rule are fixed; quorum and limits need two thirds', async () => {
+    // Issue 14, finding 7: any member, observers included, counted toward quorums, and a quorum
+    // revision could silently change the base model, the LoRA policy, the limits and the quorum.
+    const withRoles = async (roles: Array<Array<'contributor' | 'observer' | 'admin'>>, quorum: number): Promise<SignedManifest> => {
+      const body = { ...genesisBody(ids), members: genesisBody(ids).members.map((m, i) => ({ ...m, roles: roles[i]! })), quorum }
+      let g: SignedManifest = { body, signatures: [] }
+      for (const i of roles.map((r, i) => r.includes('admin') || (!roles.some(x => x.includes('admin')) && r.includes('contributor')) ? i : -1).filter(i => i >= 0).slice(0, quorum)) g = await signManifest(g, ids[i]!)
+      return g
+    }
+    const revise = (g: SignedManifest, change: Partial<ManifestBody>): ManifestBody => ({ ...g.body, ...change, revision: 1, network: manifestCid(g.body), parent: manifestCid(g.body) })
+    const sign = async (body: ManifestBody, signers: number[]): Promise<SignedManifest> => {
+      let m: SignedManifest = { body, signatures: [] }
+      for (const i of signers) m = await signManifest(m, ids[i]!)
+      return m
+    }
+    const g = await withRoles([['admin'], ['contributor'], ['observer']], 1)
+    const dropObserver = revise(g, { members: g.body.members.slice(0, 2) })
+    await assert.rejects(verifyManifestChain([g, await sign(dropObserver, [1, 2])]), /0 valid signature\(s\) of governing members/, 'a contributor and an observer do not make an admin quorum')
+    await verifyManifestChain([g, await sign(dropObserver, [0])])
+    const plain = await withRoles([['contributor'], ['contributor'], ['observer']], 2)
+    await assert.rejects(verifyManifestChain([plain, await sign(revise(plain, { members: plain.body.members.slice(0, 2) }), [0, 2])]), /1 valid signature/, 'without admins, contributors govern; observers still do not')
+    await assert.rejects(verifyManifestChain([plain, await sign(revise(plain, { baseModel: { architecture: 'other', weights: plain.body.baseModel.weights } }), [0, 1])]), /changes baseModel: a revision cannot/)
+    await assert.rejects(verifyManifestChain([plain, await sign(revise(plain, { lora: { ...plain.body.lora, rank: 64 } }), [0, 1])]), /changes lora/)
+    const three = await withRoles([['admin'], ['admin'], ['admin']], 1)
+    await assert.rejects(verifyManifestChain([three, await sign(revise(three, { limits: { ...three.body.limits, maxModuleBytes: 1 } }), [0])]), /changes limits, which needs two thirds of the governing members \(2\)/)
+    await verifyManifestChain([three, await sign(revise(three, { limits: { ...three.body.limits, maxModuleBytes: 1 } }), [0, 1])])
   })
 
   it('refuses malformed manifests, naming the field', () => {

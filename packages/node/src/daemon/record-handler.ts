@@ -47,7 +47,14 @@ function storageErrorMessage (err: unknown): string {
 export function createRecordHandler (components: RecordHandlerComponents, init: RecordHandlerInit = {}): RecordHandler {
   const { ledger, events, countRefusal, pending, log } = components
   const perMinute = init.authorAnnouncementsPerMinute ?? DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE
-  const authorLimiter = createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+  // Every record type is rate-limited per author (after its signature verified): announcements at
+  // the configured rate, attestations at one a second (one per merge, and merges coalesce), and
+  // revocations at the announcement rate.
+  const limiters = {
+    'module-announcement': createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute }),
+    'state-attestation': createRateLimiter({ ratePerSecond: 1, burst: 60 }),
+    revocation: createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+  }
   const maxGossipAgeMs = init.maxGossipAgeMs ?? DEFAULT_MAX_GOSSIP_AGE_MS
 
   function lookups (network: string, source: RecordSource) {
@@ -75,9 +82,13 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
     const state = components.state()
     const network = state.network
     let result = await validateRecord(bytes, validationContext(state, lookups(network, source)))
-    // A valid announcement still counts against its author's rate (a member flooding the network).
-    if (result.verdict === 'accept' && result.record?.type === 'module-announcement' && source !== 'local' && !authorLimiter.take(result.record.author)) {
-      result = { verdict: 'ignore', code: 'rate_limited', detail: `${result.record.author} announces faster than ${perMinute} modules a minute`, record: result.record }
+    // A valid record still counts against its author's rate (a member flooding the network).
+    // Attestations and revocations are limited as gossip only: sync pages through history this node
+    // asked for, and a late joiner must not drop part of it.
+    if (result.verdict === 'accept' && result.record !== undefined && (source === 'gossip' || (source === 'sync' && result.record.type === 'module-announcement'))) {
+      const r = result.record
+      const author = r.type === 'revocation' ? r.signatures[0]?.peerId ?? r.moduleAuthor : r.author
+      if (!limiters[r.type].take(author)) result = { verdict: 'ignore', code: 'rate_limited', detail: `${author} sends ${r.type} records faster than its rate`, record: r }
     }
     if (result.code === 'equivocation' && result.record?.type === 'module-announcement') withdrawEquivocation(result.record, bytes)
     if (result.verdict !== 'accept') {
