@@ -31,7 +31,7 @@ describe('medforge keys / network', () => {
     assert.equal(create.status, 0, create.stderr)
     const short = medforge('network', 'verify', manifest)
     assert.equal(short.status, 1)
-    assert.match(short.stderr, /1 valid member signature\(s\), quorum is 2/)
+    assert.match(short.stderr, /1 valid signature\(s\) of governing members.*quorum is 2/)
     assert.equal(medforge('network', 'sign', manifest, '--key', join(dir, 'k3.json')).status, 0)
     const ok = medforge('network', 'verify', manifest, '--json')
     assert.equal(ok.status, 0, ok.stderr)
