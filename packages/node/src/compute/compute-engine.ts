@@ -29,6 +29,11 @@ export interface MergeControl {
 export interface ComputeEngineComponents {
   /** A blob's bytes, verified against its CID; undefined when the store lacks it. */
   readonly readBlob: (cid: string) => Uint8Array | undefined
+  /**
+   * Keep what `verify` decoded for a later merge in this thread (default true). A thread that only
+   * checks would otherwise hold every module it ever verified.
+   */
+  readonly keepVerified?: boolean
 }
 
 export interface ComputeEngine {
@@ -73,14 +78,14 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
     return bytes
   }
 
-  function load (state: NetworkState, ref: ModuleRef): MergeInput {
+  function load (state: NetworkState, ref: ModuleRef, keep = true): MergeInput {
     const key = `${state.network}|${ref.cid}`
     const cached = decoded.get(key)
     if (cached !== undefined && sameRef(cached.ref, ref)) return cached.input
     const verdict = verifyModule(state, ref, blob(ref.moduleBlob, 'module', ref), blob(ref.distilled, 'distilled set', ref))
     if (verdict instanceof InvalidModuleError) throw verdict
     const input: MergeInput = { module: verdict.module, height: ref.height, sampleCount: ref.samples, task: ref.task, context: verdict.context, label: ref.cid, cid: ref.cid }
-    decoded.set(key, { ref, input })
+    if (keep) decoded.set(key, { ref, input })
     return input
   }
 
@@ -113,7 +118,7 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
     verify (network, ref) {
       const state = stateOf(network)
       try {
-        load(state, ref)
+        load(state, ref, components.keepVerified ?? true)
         return { ok: true }
       } catch (err) {
         if (err instanceof InvalidModuleError) return { ok: false, reason: err.reason, message: err.message }

@@ -9,8 +9,9 @@ import type { WorkerReply, WorkerRequest } from './worker-messages.ts'
 
 const port = parentPort
 if (port === null) throw new Error('compute-worker.ts runs as a worker thread')
-const { blobDir } = workerData as { blobDir: string }
-const engine = createComputeEngine({ readBlob: cid => readVerifiedBlob(blobDir, cid) })
+const { blobDir, lane } = workerData as { blobDir: string, lane: string }
+// The check thread verifies and forgets; the merge thread keeps decoded modules for the next fold.
+const engine = createComputeEngine({ readBlob: cid => readVerifiedBlob(blobDir, cid), keepVerified: lane === 'merge' })
 
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []): void => { port.postMessage(message, transfer) }
 

@@ -74,7 +74,7 @@ function createLane (name: string, init: ComputeWorkersInit, chains: () => Array
   }
 
   function spawn (): Worker {
-    const w = new Worker(new URL('./compute-worker.ts', import.meta.url), { workerData: { blobDir: init.blobDir }, name: `medforge-${name}` })
+    const w = new Worker(new URL('./compute-worker.ts', import.meta.url), { workerData: { blobDir: init.blobDir, lane: name }, name: `medforge-${name}` })
     w.on('message', (reply: WorkerReply) => {
       if (priming.delete(reply.id)) {
         if (reply.type === 'error') init.log?.(`compute ${name}: ${reply.error.message}`)

@@ -149,7 +149,9 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     get state () { return state },
     async updateState (next) {
       state = next
-      await compute.setNetwork(next.network, next.chain)
+      // Queued on each compute thread behind its current job (a merge may run for minutes): jobs
+      // scheduled after this see the new chain, and the caller (an API request) does not wait.
+      void compute.setNetwork(next.network, next.chain).catch(err => { log(`compute threads did not load revision ${next.manifest.revision}: ${(err as Error).message}`) })
     },
     scheduler,
     head,
