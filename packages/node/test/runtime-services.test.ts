@@ -40,7 +40,7 @@ async function attest (state: NetworkState, id: Identity, stateRoot: string, hei
 
 function handler (state: NetworkState) {
   const ledger = new Ledger(join(tempDir('records'), 'ledger.sqlite'))
-  ledger.addRoot(state.network, state.genesisRoot, 0)
+  ledger.addComputedRoot(state.network, state.genesisRoot, 0)
   const announced: Array<{ module: string, from?: PeerId }> = []
   const refusals: string[] = []
   let changed = 0
@@ -107,7 +107,7 @@ describe('attester', () => {
     const gossiped: Uint8Array[] = []
     const attester = createAttester({
       network: state.network,
-      ledger: { addMerge: m => { merges.push(m) }, addRoot: (_n, root, height) => { roots.push([root, height]); return true } },
+      ledger: { addMerge: m => { merges.push(m) }, addComputedRoot: (_n, root, height) => { roots.push([root, height]); return true } },
       identity: ids[0]!,
       events: { emit: () => {} },
       records: { handle: async bytes => { handled.push(bytes); return { verdict: 'accept', code: 'ok' } }, release: root => { released.push(root) } },

@@ -31,6 +31,11 @@ export interface ValidationContext {
   readonly isKnownRecord: (recordCid: string) => boolean
   /** The height of a state root this node knows (computed or attested); undefined when unknown. */
   readonly rootHeight: (stateRoot: string) => number | undefined
+  /**
+   * Whether this node computed the root itself (its height is then certain). A height known only
+   * from a peer's attestation is a claim: a mismatch with it is not proof against the announcement.
+   */
+  readonly isComputedRoot?: (stateRoot: string) => boolean
 }
 
 type Result<T> = ValidationResult<T>
@@ -109,7 +114,11 @@ async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext)
   if (time !== undefined) return time
   if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
   const parentHeight = ctx.rootHeight(r.parentRoot)
-  if (parentHeight !== undefined && r.height !== parentHeight + 1) return reject('wrong_height', `height is ${r.height}, its parent state is at height ${parentHeight}`, r)
+  if (parentHeight !== undefined && r.height !== parentHeight + 1) {
+    const detail = `height is ${r.height}, its parent state is at height ${parentHeight}`
+    // Reject only against a height this node computed: an attested height may be the liar.
+    return ctx.isComputedRoot?.(r.parentRoot) === false ? ignore('wrong_height', `${detail} (as attested by a peer, not computed here)`, r) : reject('wrong_height', detail, r)
+  }
   if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
   // Only a signed announcement may wait for its parent: forged ones must not fill the pending pool.
   if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)

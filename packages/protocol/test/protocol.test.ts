@@ -158,6 +158,9 @@ describe('validation', () => {
       // Issue 14, finding 6: a forged announcement on an unknown parent was parked (pool flooding).
       ['forged, on an unknown parent', validateModuleAnnouncement(encodeRecord(forged), context({ rootHeight: () => undefined })), 'reject', 'bad_signature'],
       ['height not parent + 1', validateModuleAnnouncement(bytes, context({ rootHeight: () => 5 })), 'reject', 'wrong_height'],
+      // Issue 14, finding 4: a height only a peer attested is a claim, not proof against the announcement.
+      ['height not parent + 1, parent height only attested', validateModuleAnnouncement(bytes, context({ rootHeight: () => 5, isComputedRoot: () => false })), 'ignore', 'wrong_height'],
+      ['height not parent + 1, parent height computed here', validateModuleAnnouncement(bytes, context({ rootHeight: () => 5, isComputedRoot: () => true })), 'reject', 'wrong_height'],
       ['forged', validateModuleAnnouncement(encodeRecord(forged), context()), 'reject', 'bad_signature'],
       ['attestation by non-member', validateStateAttestation(encodeRecord(records.attestation), context({ members: new Map() })), 'reject', 'not_a_member'],
       ['revocation by a stranger', validateRevocation(encodeRecord(await addRevocationSignature({ ...records.revocation, signatures: [] }, ids[3]!)), context()), 'reject', 'not_authorized']

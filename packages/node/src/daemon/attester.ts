@@ -11,7 +11,7 @@ import type { RecordHandler } from './record-handler.ts'
 
 export interface AttesterComponents {
   readonly network: string
-  readonly ledger: Pick<Ledger, 'addMerge' | 'addRoot'>
+  readonly ledger: Pick<Ledger, 'addMerge' | 'addComputedRoot'>
   readonly identity: Identity
   readonly events: Pick<DaemonEvents, 'emit'>
   readonly records: Pick<RecordHandler, 'handle' | 'release'>
@@ -45,7 +45,7 @@ export function createAttester (components: AttesterComponents): Attester {
         startedAt: timing.startedAt,
         finishedAt: timing.finishedAt
       })
-      if (ledger.addRoot(network, summary.stateRoot, height)) records.release(summary.stateRoot)
+      if (ledger.addComputedRoot(network, summary.stateRoot, height)) records.release(summary.stateRoot)
       log(`merged ${cids.length} module(s) with ${summary.method.name} in ${ms} ms → ${summary.stateRoot}`)
       events.emit('merge', { network, stateRoot: summary.stateRoot, moduleCount: cids.length, height, ms, method: summary.method.name })
       const attestation = await signRecord<StateAttestation>({

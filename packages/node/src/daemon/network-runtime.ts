@@ -80,7 +80,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   let stopped = false
   const gossip = (topic: () => string) => async (bytes: Uint8Array): Promise<void> => { if (!stopped) await pubsub.publish(topic(), bytes) }
 
-  ledger.addRoot(network, state.genesisRoot, 0)
+  ledger.addComputedRoot(network, state.genesisRoot, 0)
 
   const fetcher = createModuleFetcher({
     network,

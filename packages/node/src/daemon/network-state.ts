@@ -40,7 +40,7 @@ export async function loadNetworkState (chain: readonly SignedManifest[]): Promi
   }
 }
 
-export function validationContext (state: NetworkState, lookups: Pick<ValidationContext, 'isKnownRecord' | 'rootHeight'>): ValidationContext {
+export function validationContext (state: NetworkState, lookups: Pick<ValidationContext, 'isKnownRecord' | 'rootHeight' | 'isComputedRoot'>): ValidationContext {
   return {
     network: state.network,
     members: state.members,

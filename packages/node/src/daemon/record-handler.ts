@@ -61,6 +61,7 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
     return {
       isKnownRecord: (cid: string) => ledger.hasRecord(cid),
       rootHeight: (root: string) => ledger.rootHeight(network, root),
+      isComputedRoot: (root: string) => ledger.rootComputed(network, root),
       equivocates: (r: ModuleAnnouncement) => ledger.announcedModules(network, r.author, r.task, r.parentRoot).some(m => m !== r.module),
       ...(source === 'gossip' ? { maxAgeMs: maxGossipAgeMs } : {})
     }

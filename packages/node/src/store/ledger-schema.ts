@@ -34,6 +34,12 @@ CREATE TABLE IF NOT EXISTS roots (
   height INTEGER NOT NULL,
   PRIMARY KEY (network, root)
 );
+CREATE TABLE IF NOT EXISTS computed_roots (
+  network TEXT NOT NULL,
+  root TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  PRIMARY KEY (network, root)
+);
 CREATE TABLE IF NOT EXISTS attestations (
   network TEXT NOT NULL,
   author TEXT NOT NULL,

@@ -178,13 +178,28 @@ export class Ledger {
     return (rows as Row[]).map(moduleRow)
   }
 
+  /** A root a peer attested, at the height it claims (first claim kept); true when new. */
   addRoot (network: string, root: string, height: number): boolean {
     return Number(this.sql('INSERT OR IGNORE INTO roots (network, root, height) VALUES (?, ?, ?)').run(network, root, height).changes) > 0
   }
 
+  /** A root this node computed (a merge, the genesis): its height overrides any attested one. True when new. */
+  addComputedRoot (network: string, root: string, height: number): boolean {
+    const known = this.rootComputed(network, root)
+    this.sql('INSERT OR REPLACE INTO computed_roots (network, root, height) VALUES (?, ?, ?)').run(network, root, height)
+    return !known
+  }
+
+  /** The height of a known root: the one this node computed, else the first one attested. */
   rootHeight (network: string, root: string): number | undefined {
+    const c = this.sql('SELECT height FROM computed_roots WHERE network = ? AND root = ?').get(network, root) as Row | undefined
+    if (c !== undefined) return Number(c.height)
     const r = this.sql('SELECT height FROM roots WHERE network = ? AND root = ?').get(network, root) as Row | undefined
     return r === undefined ? undefined : Number(r.height)
+  }
+
+  rootComputed (network: string, root: string): boolean {
+    return this.sql('SELECT 1 FROM computed_roots WHERE network = ? AND root = ?').get(network, root) !== undefined
   }
 
   /** Keeps each author's latest attestation (by createdAt). */
