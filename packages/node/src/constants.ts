@@ -26,6 +26,9 @@ export const DEFAULT_FETCH_RETRY_MAX_MS = 5000
 /** The sweep that re-queues modules still missing blobs. */
 export const DEFAULT_FETCH_SWEEP_MS = 3000
 
+/** A publication waits this long for the site's previous module of the task to be merged. */
+export const DEFAULT_PUBLISH_WAIT_MS = 10 * 60_000
+
 /** Gossip older than this is a replay (rejected as stale): old records travel by sync. */
 export const DEFAULT_MAX_GOSSIP_AGE_MS = 3_600_000
 /** Gossip messages per second each peer may send before being throttled (burst: 10 s worth). */

@@ -133,13 +133,16 @@ describe('publisher', () => {
     const gossiped: Uint8Array[] = []
     const moduleFile = new Uint8Array([1])
     const distilledFile = new Uint8Array([2])
-    const head = { stateRoot: fakeCid('head'), height: 4 }
+    let head = { stateRoot: fakeCid('head'), height: 4 }
+    const announced: Array<{ task: string, parentRoot: string, module: string }> = []
     const make = (identity: Identity) => createPublisher({
       state: () => state,
       identity,
       compute: { checkPublish: async () => ({ module: fakeCid('m'), head: null, moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile) }) },
       blobs: { putVerified: (cid, bytes) => { stored.set(cid, bytes); return cid } },
       head: () => head,
+      announced: (task, parentRoot) => announced.filter(x => x.task === task && x.parentRoot === parentRoot).map(x => x.module),
+      waitMs: 300,
       records: { handle: async bytes => ({ verdict: 'accept', code: 'ok', record: decodeRecord(bytes) }) },
       gossip: async bytes => { gossiped.push(bytes) },
       events: { emit: () => {} },
@@ -149,6 +152,13 @@ describe('publisher', () => {
     assert.deepEqual([a.parentRoot, a.height, a.module, a.samples, a.author], [head.stateRoot, 5, fakeCid('m'), 12, ids[0]!.peerId])
     assert.deepEqual([...stored.keys()].sort(), [cidOfBytes(moduleFile), cidOfBytes(distilledFile)].sort())
     assert.equal(gossiped.length, 1)
+    // This site's previous module of the task is still on this parent: the next one waits for the
+    // head to move (else both would be lost to the equivocation rule), and gives up with a reason.
+    announced.push({ task: 'a', parentRoot: head.stateRoot, module: fakeCid('earlier') })
+    await assert.rejects(make(ids[0]!).publish({ task: 'a', moduleFile, distilledFile, samples: 12 }), /previous a module .* is not merged yet/)
+    const waiting = make(ids[0]!).publish({ task: 'a', moduleFile, distilledFile, samples: 12 })
+    setTimeout(() => { head = { stateRoot: fakeCid('merged'), height: 5 } }, 100)
+    assert.deepEqual([(await waiting).parentRoot, (await waiting).height], [fakeCid('merged'), 6], 'announced on the head that includes the earlier module')
     await assert.rejects(make(ids[0]!).publish({ task: 'zzz', moduleFile, distilledFile, samples: 1 }), (err: unknown) => err instanceof InvalidModuleError && err.reason === 'unknown_task')
     await assert.rejects(make(await newIdentity()).publish({ task: 'a', moduleFile, distilledFile, samples: 1 }), /is not a contributor/)
     await assert.rejects(make(ids[0]!).publish({ task: 'a', moduleFile: new Uint8Array(2 << 20), distilledFile, samples: 1 }), (err: unknown) => err instanceof InvalidModuleError && err.reason === 'too_large')

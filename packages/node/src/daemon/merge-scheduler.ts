@@ -20,6 +20,8 @@ export interface MergeSchedulerComponents {
   readonly network: string
   /** Whether the network's method folds (MedForge-Fusion): only folds are checkpointed. */
   readonly folds: () => boolean
+  /** The composite of no modules: computed here, so an empty network starts no compute thread. */
+  readonly empty?: () => MergeSummary
   readonly onMerged: (summary: MergeSummary, timing: MergeTiming) => void | Promise<void>
   readonly onError: (err: Error) => void
   readonly log?: (line: string) => void
@@ -54,7 +56,7 @@ export function createMergeScheduler (components: MergeSchedulerComponents): Mer
     const controller = new AbortController()
     inProgress = { cids, controller }
     try {
-      const summary = await components.compute.merge(job, {
+      const summary = job.modules.length === 0 && components.empty !== undefined ? components.empty() : await components.compute.merge(job, {
         signal: controller.signal,
         onCheckpoint: checkpoint => {
           try {

@@ -118,6 +118,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     compute,
     network,
     folds: () => FOLDING_METHODS.includes(state.method.name),
+    empty: () => state.genesis,
     onMerged: async (summary, timing) => { await attester.attest(summary, timing) },
     onError: err => { log(`merge failed: ${err.message}`) },
     log
@@ -131,7 +132,18 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     return { stateRoot: state.genesisRoot, height: 0, moduleCount: 0 }
   }
 
-  const publisher = createPublisher({ state: () => state, identity, compute, blobs, head, records, gossip: gossip(() => state.topics.modules), events, log })
+  const publisher = createPublisher({
+    state: () => state,
+    identity,
+    compute,
+    blobs,
+    head,
+    announced: (task, parentRoot) => ledger.announcedModules(network, identity.peerId, task, parentRoot),
+    records,
+    gossip: gossip(() => state.topics.modules),
+    events,
+    log
+  })
 
   /** Gossip's three-way verdict is the validator's: reject penalises the peer that sent it. */
   async function gossipValidator (peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> {

@@ -6,6 +6,7 @@ import type { MergeMethod } from '@medforge/merge-core'
 import { topics, verifyManifestChain } from '@medforge/protocol'
 import type { ManifestBody, Member, SignedManifest, TaskSpec, ValidationContext } from '@medforge/protocol'
 import type { NetworkModel } from './network-model.ts'
+import type { MergeSummary } from '../compute/merge-job.ts'
 import { modelFor } from './network-model.ts'
 
 export interface NetworkState {
@@ -19,6 +20,8 @@ export interface NetworkState {
   readonly method: MergeMethod
   readonly model: NetworkModel
   readonly genesisRoot: string
+  /** The composite of no modules (the genesis), as a merge reports it. */
+  readonly genesis: MergeSummary
 }
 
 export async function loadNetworkState (chain: readonly SignedManifest[]): Promise<NetworkState> {
@@ -36,7 +39,8 @@ export async function loadNetworkState (chain: readonly SignedManifest[]): Promi
     topics: topics(network),
     method,
     model,
-    genesisRoot: genesis.stateRoot
+    genesisRoot: genesis.stateRoot,
+    genesis: { stateRoot: genesis.stateRoot, engineVersion: genesis.engineVersion, method: genesis.method, inputs: [], metrics: {}, resumedFrom: 0 }
   }
 }
 

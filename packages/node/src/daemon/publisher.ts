@@ -3,6 +3,7 @@
 import { encodeRecord, signRecord } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
 import type { Compute } from '../compute/compute-workers.ts'
+import { DEFAULT_PUBLISH_WAIT_MS } from '../constants.ts'
 import { InvalidModuleError } from '../errors.ts'
 import type { BlobStore } from '../store/blob-store.ts'
 import type { DaemonEvents } from './events.ts'
@@ -23,10 +24,14 @@ export interface PublisherComponents {
   readonly compute: Pick<Compute, 'checkPublish'>
   readonly blobs: Pick<BlobStore, 'putVerified'>
   readonly head: () => { stateRoot: string, height: number }
+  /** Modules this institution already announced for a task on a parent root. */
+  readonly announced: (task: string, parentRoot: string) => string[]
   readonly records: Pick<RecordHandler, 'handle'>
   readonly gossip: (bytes: Uint8Array) => Promise<void>
   readonly events: Pick<DaemonEvents, 'emit'>
   readonly log: (line: string) => void
+  /** How long a publication may wait for this site's previous module to be merged. */
+  readonly waitMs?: number
 }
 
 export interface Publisher {
@@ -49,7 +54,17 @@ export function createPublisher (components: PublisherComponents): Publisher {
       const checked = await compute.checkPublish(network, request.task, request.moduleFile, request.distilledFile)
       const moduleBlob = blobs.putVerified(checked.moduleBlob, request.moduleFile)
       const distilled = blobs.putVerified(checked.distilled, request.distilledFile)
-      const parent = components.head()
+      // A second module for the same task on the same parent would be equivocation (both lost):
+      // when this site's previous one is still being merged, wait for the head to move past it.
+      let parent = components.head()
+      const deadline = Date.now() + (components.waitMs ?? DEFAULT_PUBLISH_WAIT_MS)
+      while (components.announced(request.task, parent.stateRoot).some(m => m !== checked.module)) {
+        if (Date.now() > deadline) {
+          throw new InvalidModuleError('publish', `this institution's previous ${request.task} module on state ${parent.stateRoot} is not merged yet; publish again once it is (two on one parent would be equivocation)`, 'malformed')
+        }
+        await new Promise(resolve => setTimeout(resolve, 100))
+        parent = components.head()
+      }
       const announcement = await signRecord<ModuleAnnouncement>({
         type: 'module-announcement',
         network,
