@@ -108,8 +108,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     limits: { maxModuleBytes: 16 * 1024 * 1024, maxMessageBytes: 64 * 1024 }
   })
   const sites: SiteState[] = plan.map((p, i) => ({ ...p, dir: net.sites[i]!.dir, bundle: join(net.sites[i]!.dir, 'bundle'), phase: 'starting' }))
-  const state = { network: net.network }
-  say(`network ${state.network} (${method}), manifest ${join(base, 'manifest.json')}`)
+  say(`network ${net.network} (${method}), manifest ${join(base, 'manifest.json')}`)
 
   const stopAll = async (): Promise<void> => { await Promise.all(sites.map(async s => await s.daemon?.stop())) }
   let interrupted = false
@@ -204,7 +203,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     say(`total ${totalSeconds.toFixed(0)} s`)
     if (json) {
       console.log(JSON.stringify({
-        dir: base, network: state.network, method, stateRoot: root, converged: true, seconds: Math.round(totalSeconds), convergedSeconds: Math.round(convergedSeconds),
+        dir: base, network: net.network, method, stateRoot: root, converged: true, seconds: Math.round(totalSeconds), convergedSeconds: Math.round(convergedSeconds),
         institutions: siteMetrics, composite, dashboards: sites.map(s => ({ name: s.name, url: `${s.daemon!.url}/` }))
       }, null, 2))
     }
