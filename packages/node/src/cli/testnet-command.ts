@@ -188,7 +188,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     const composite = Object.fromEntries(taskIds.map(t => [t, compositeTaskMetrics(tf, baseModel.weights, result, t)]))
     const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3)
     say()
-    say(`test metrics (official MedMNIST v2 test splits; ${method} composite scored with each contributor's head for the task, averaged):`)
+    say(`test metrics (official MedMNIST v2 test splits; ${method} composite run with each of the task's contributors' heads, probabilities averaged):`)
     say()
     const header = ['model', ...taskIds.flatMap(t => [`${t} ACC`, `${t} AUC`])]
     const lines: string[][] = [
