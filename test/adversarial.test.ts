@@ -7,8 +7,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { encodeDistilledSet, encodeModuleFile, encodeSafetensors, headCid, moduleCid, newLoraConfig, ToyModel } from '@medforge/merge-core'
 import type { LoraModule } from '@medforge/merge-core'
-import { encodeManifestFile, encodeRecord, manifestCid, newIdentity, signManifest } from '@medforge/protocol'
-import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
+import { addRevocationSignature, encodeManifestFile, encodeRecord, manifestCid, newIdentity, signManifest, signRecord } from '@medforge/protocol'
+import type { Identity, ModuleAnnouncement, StateAttestation } from '@medforge/protocol'
 import { createAdversary } from './support/adversary.ts'
 import type { Adversary } from './support/adversary.ts'
 import { createTestnet, makeBundle, metric, startDaemon, waitFor } from './support/testnet-fixture.ts'
@@ -19,8 +19,9 @@ import { readFileSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 const model = new ToyModel()
-function toyModule (task: string, seed: string): LoraModule {
-  return model.train(task, model.makeData(task, 24, seed), { epochs: 5, seed })
+/** A module as its author publishes it: the file names the author (part of the module's CID). */
+function toyModule (task: string, seed: string, author: string): LoraModule {
+  return { ...model.train(task, model.makeData(task, 24, seed), { epochs: 5, seed }), author }
 }
 function distilledFile (task: string, seed: string): Uint8Array {
   const d = model.makeData(task, 4, seed)
@@ -62,7 +63,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     ((await d.get('/peers')).peers as Array<{ peerId: string, gossipScore: number }>).find(p => p.peerId === peerId)?.gossipScore
 
   before(async () => {
-    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex', 'hugo', 'pam'] })
+    net = await createTestnet({ sites: 3, method: 'linear', extraMembers: ['mallory', 'rev', 'trudy', 'tina', 'eve', 'flo', 'rita', 'rex', 'hugo', 'pam', 'ivan', 'walt'] })
     const args = ['--max-gossip-age', '5000', '--fetch-timeout', '2000', '--peer-rate', '20']
     daemons.push(await startDaemon(net.sites[0]!, { extraArgs: args }))
     for (const s of net.sites.slice(1)) daemons.push(await startDaemon(s, { bootstrap: daemons[0]!.addresses, extraArgs: args }))
@@ -146,15 +147,15 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
       await trudy.gossip(encodeRecord(a))
     }
     const genesis = { root: genesisRoot, height: 0 }
-    const m1 = toyModule('task-1', 'bad-1')
+    const m1 = toyModule('task-1', 'bad-1', trudy.peerId)
     await announce('task-1', genesis, m1, encodeModuleFile(m1), 'garbage')
-    const m2 = toyModule('task-2', 'bad-2')
+    const m2 = toyModule('task-2', 'bad-2', trudy.peerId)
     await announce('task-2', genesis, m2, encodeModuleFile(m2), 'oversized')
     // A file that hashes to its CID but holds NaN: the module is provably bad.
     const nan = encodeSafetensors(new Map([['base_model.model.encoder.lora_A.weight', { shape: [2, 8], data: new Float32Array(16).fill(NaN) }]]), {})
     await announce('task-1', baseline, undefined, nan, 'honest')
     // A well-formed module of the wrong rank for the network's policy.
-    const wrong: LoraModule = { ...toyModule('task-2', 'bad-4'), config: newLoraConfig({ baseModel: model.id, r: 3, loraAlpha: 6, targetModules: ['encoder'], modulesToSave: ['head'] }) }
+    const wrong: LoraModule = { ...toyModule('task-2', 'bad-4', trudy.peerId), config: newLoraConfig({ baseModel: model.id, r: 3, loraAlpha: 6, targetModules: ['encoder'], modulesToSave: ['head'] }) }
     const wrongRank: LoraModule = { ...wrong, layers: new Map([...wrong.layers].map(([k]) => [k, { A: { shape: [3, 8], data: new Float32Array(24).fill(0.1) }, B: { shape: [6, 3], data: new Float32Array(18).fill(0.1) } }])) }
     await announce('task-2', baseline, wrongRank, encodeModuleFile(wrongRank), 'honest')
     // Two more malformed files, from a second peer (the rule allows one module per task and parent):
@@ -191,7 +192,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     const before = await metric(daemons[1]!, 'medforge_validation_refusals_total', { code: 'equivocation' })
     const cids: string[] = []
     for (const seed of ['x', 'y']) {
-      const m = toyModule('task-1', `eq-${seed}`)
+      const m = toyModule('task-1', `eq-${seed}`, eve.peerId)
       const moduleBlob = eve.offer(encodeModuleFile(m), 'honest')
       const distilled = eve.offer(distilledFile('task-1', `eq-d-${seed}`), 'honest')
       cids.push(moduleCid(m))
@@ -288,7 +289,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     // Issue 14, finding 3: only NaN and Infinity were refused; factors of 1e20 made every later
     // Fusion loss NaN on every peer (and a linear merge attest Infinity weights).
     const hugo = await adversary('hugo', [daemons[0]!, daemons[1]!])
-    const honest = toyModule('task-2', 'hugo-template')
+    const honest = toyModule('task-2', 'hugo-template', hugo.peerId)
     const huge: LoraModule = { ...honest, layers: new Map([...honest.layers].map(([k, p]) => [k, { A: { shape: p.A.shape, data: new Float32Array(p.A.data.length).fill(1e20) }, B: p.B }])) }
     const module = moduleCid(huge)
     await hugo.gossip(encodeRecord(await hugo.announce({ task: 'task-2', module, moduleBlob: hugo.offer(encodeModuleFile(huge), 'honest'), distilled: hugo.offer(distilledFile('task-2', 'hugo'), 'honest'), head: headCid(huge) ?? null, parentRoot: baseline.root, height: baseline.height + 1, samples: 10, metrics: {} })))
@@ -312,12 +313,97 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     honestModules = (await snapshot(daemons[0]!)).modules
   })
 
+  /** Publishes an honest bundle through a daemon's API; what it announced. */
+  const publishHonest = async (d: RunningDaemon, task: string, name: string): Promise<{ module: string, moduleBlob: string, height: number, author: string }> => {
+    const b = readModuleBundle(makeBundle(join(net.base, name), task, name))
+    const res = await d.post('/modules', { task, module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 })
+    assert.equal(res.status, 200, JSON.stringify(res.body))
+    return { ...res.body, author: d.peerId }
+  }
+  const convergedWith = async (what: string, moduleCount: number): Promise<{ stateRoot: string, height: number }> => await waitFor(what, async () => {
+    const all = await Promise.all(daemons.map(async d => (await d.status()).networks[0]!))
+    return new Set(all.map(x => x.stateRoot)).size === 1 && all.every(x => x.moduleCount === moduleCount && !x.merging) ? all[0]! : undefined
+  }, 40_000)
+  const moduleRows = async (d: RunningDaemon): Promise<Array<{ cid: string, status: string, author: string, reason: string | null }>> => (await d.get('/modules')).modules
+
+  it('module takeover: re-announcing another member\'s module at a lower height, with a bogus distilled set, then revoking it, changes nothing', async () => {
+    // Issue 14, finding 2: the lower (height, record CID) won and replaced author, blobs and samples,
+    // so the attacker became the author everywhere (and could revoke it), or pointed the module at
+    // a distilled set that does not exist and jammed every later merge.
+    const ivan = await adversary('ivan', daemons)
+    const count = (await daemons[0]!.status()).networks[0]!.moduleCount
+    const honest = await publishHonest(daemons[2]!, 'task-1', 'takeover-victim')
+    const before = await Promise.all(daemons.map(async d => await metric(d, 'medforge_validation_refusals_total', { code: 'not_module_author' })))
+    // At once, while peers may still be fetching it: the same module CID, as ivan's, at height 1.
+    const hijack = await ivan.announce({ ...fields('task-1', genesisRoot, 1, honest.module), moduleBlob: honest.moduleBlob, distilled: `bafkrei${'h'.repeat(52)}`, samples: 1_000_000 })
+    await ivan.gossip(encodeRecord(hijack))
+    const revocation = await addRevocationSignature({ type: 'revocation', network: net.network, module: honest.module, moduleAuthor: ivan.peerId, reason: 'mine now', createdAt: Date.now() }, net.extra.get('ivan')!)
+    await ivan.gossip(encodeRecord(revocation))
+    const st = await convergedWith('the victim merged everywhere, as its author\'s', count + 1)
+    for (const d of daemons) {
+      const row = (await moduleRows(d)).find(m => m.cid === honest.module)
+      assert.deepEqual([row?.author, row?.status], [honest.author, 'ready'], `${d.site.name} keeps the module as its author's`)
+    }
+    const after = await Promise.all(daemons.map(async d => await metric(d, 'medforge_validation_refusals_total', { code: 'not_module_author' })))
+    assert.ok(after.some((n, i) => n > before[i]!), 'the false claim was counted')
+    await waitFor('ivan\'s score to drop', async () => ((await scoreAt(daemons[0]!, ivan.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
+    baseline = { root: st.stateRoot, height: st.height }
+    honestModules = (await snapshot(daemons[0]!)).modules
+    // Merges still work: a third honest module merges everywhere.
+    await publishHonest(daemons[1]!, 'task-2', 'after-takeover')
+    const next = await convergedWith('the next honest module merged', count + 2)
+    baseline = { root: next.stateRoot, height: next.height }
+    honestModules = (await snapshot(daemons[0]!)).modules
+  })
+
+  it('heights from attestations: a made-up root at a huge height is never a usable parent, and made-up roots do not multiply an author\'s quota', async () => {
+    // Issue 14, finding 4: any member's attestation put its (root, height) into the known roots, so
+    // a made-up root at 2^53-2 let an announcement at 2^53-1 merge, after which every honest publish
+    // failed; made-up parents also gave unlimited modules per author and task.
+    const walt = await adversary('walt', daemons)
+    const tip = (await daemons[0]!.status()).networks[0]!
+    const realTip = (await moduleRows(daemons[0]!)).find(m => m.status === 'ready')!.cid
+    const attest = async (stateRoot: string, height: number): Promise<void> => {
+      await walt.gossip(encodeRecord(await signRecord<StateAttestation>({ type: 'state-attestation', network: net.network, height, modulesHash: new Uint8Array(32), moduleCount: 1, tip: realTip, stateRoot, engine: 'e', createdAt: Date.now() }, net.extra.get('walt')!)))
+    }
+    const madeUp = (c: string): string => `bafkrei${c.repeat(52)}`
+    await attest(madeUp('i'), 2 ** 53 - 2)
+    const huge = toyModule('task-1', 'walt-huge', walt.peerId)
+    await walt.gossip(encodeRecord(await walt.announce({ task: 'task-1', module: moduleCid(huge), moduleBlob: walt.offer(encodeModuleFile(huge), 'honest'), distilled: walt.offer(distilledFile('task-1', 'walt'), 'honest'), head: headCid(huge) ?? null, parentRoot: madeUp('i'), height: 2 ** 53 - 1, samples: 10, metrics: {} })))
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    for (const d of daemons) assert.equal((await moduleRows(d)).some(m => m.cid === moduleCid(huge)), false, `${d.site.name} admitted nothing on the made-up root`)
+    // Two made-up roots at a real height: one module on each, both at that height + 1 = equivocation.
+    const height = (await moduleRows(daemons[0]!)).length > 0 ? (await daemons[0]!.get('/modules')).modules.find((m: { cid: string }) => m.cid === realTip).height as number : 1
+    const cids: string[] = []
+    for (const c of ['j', 'k']) {
+      await attest(madeUp(c), height)
+      const m = toyModule('task-2', `walt-${c}`, walt.peerId)
+      cids.push(moduleCid(m))
+      await new Promise(resolve => setTimeout(resolve, 300))
+      await walt.gossip(encodeRecord(await walt.announce({ task: 'task-2', module: moduleCid(m), moduleBlob: walt.offer(encodeModuleFile(m), 'honest'), distilled: walt.offer(distilledFile('task-2', `walt-${c}`), 'honest'), head: headCid(m) ?? null, parentRoot: madeUp(c), height: height + 1, samples: 10, metrics: {} })))
+      await new Promise(resolve => setTimeout(resolve, 1200))
+    }
+    await waitFor('both of walt\'s modules withdrawn everywhere', async () => {
+      const all = await Promise.all(daemons.map(moduleRows))
+      return all.every(rows => !rows.some(m => cids.includes(m.cid) && m.status !== 'invalid')) ? true : undefined
+    }, 30_000)
+    await waitFor('roots back to the baseline', async () => (await Promise.all(daemons.map(snapshot))).every(s => s.root === baseline.root) ? true : undefined, 30_000)
+    // Honest publishing still works, at an ordinary height.
+    const next = await publishHonest(daemons[0]!, 'task-1', 'after-walt')
+    assert.ok(next.height <= tip.height + 1, `published at height ${next.height}`)
+    const st = await convergedWith('the honest module merged after the attack', tip.moduleCount + 1)
+    baseline = { root: st.stateRoot, height: st.height }
+    honestModules = (await snapshot(daemons[0]!)).modules
+  })
+
   it('pending-pool flooding: forged announcements on unknown parents are rejected as forged, never parked', async () => {
     // Issue 14, finding 6: the unknown-parent check ran before the signature check, so 1,100 forged
     // announcements (an honest member as author, random parents) filled the pool and scored the sender up.
     const target = daemons[0]!
     const pam = await adversary('pam', [target])
     const forgedBefore = await metric(target, 'medforge_validation_refusals_total', { code: 'bad_signature' })
+    // (Signed announcements on unknown parents from earlier cases may wait there, as they should.)
+    const pendingBefore = (await target.status()).networks[0]!.pending
     const template = await pam.announce(fields('task-1', genesisRoot, 1))
     const honestAuthor = net.sites[1]!.identity.peerId
     const sent = 200
@@ -331,7 +417,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
       return n >= 1 ? n : undefined
     }, 30_000)
     assert.ok(rejected >= 1)
-    assert.equal((await target.status()).networks[0]!.pending, 0, 'nothing was parked')
+    assert.equal((await target.status()).networks[0]!.pending, pendingBefore, 'nothing was parked')
     await waitFor('pam\'s score to drop', async () => ((await scoreAt(target, pam.peerId)) ?? 0) < 0 ? true : undefined, 10_000)
     await expectUnchanged('pending-pool flooding')
   })
@@ -342,7 +428,7 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     const slow = daemons[0]!.peerId
     const cids: string[] = []
     for (const [task, mode] of [['task-2', 'stall'], ['task-1', 'disconnect']] as const) {
-      const m = toyModule(task, `resume-${mode}`)
+      const m = toyModule(task, `resume-${mode}`, rita.peerId)
       // Honest to every daemon but one, which gets the hostile treatment and must fetch elsewhere.
       const moduleBlob = rita.offer(encodeModuleFile(m), requester => requester === slow ? mode : 'honest')
       const distilled = rita.offer(distilledFile(task, `resume-d-${mode}`), 'honest')

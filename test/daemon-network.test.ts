@@ -17,14 +17,18 @@ const seed = Number(process.env.MEDFORGE_TEST_SEED ?? Date.now() % 100000)
 let rngState = seed
 const random = (): number => { rngState = (rngState * 1103515245 + 12345) % 2147483648; return rngState / 2147483648 }
 
-interface ModuleView { cid: string, height: number, status: string, task: string }
+interface ModuleView { cid: string, height: number, status: string, task: string, author: string }
 
-/** The root merge-core computes directly from the bundle files and the heights the network assigned. */
+/**
+ * The root merge-core computes directly from the bundle files and the heights the network assigned;
+ * a module on the network names its publisher as author (part of its CID), as the daemon wrote it.
+ */
 async function expectedRoot (bundles: string[], modules: ModuleView[], method: MergeMethod): Promise<string> {
   const model = new ToyModel()
-  const byCid = new Map(bundles.map(dir => {
-    const { module } = readPeftAdapter(dir)
-    return [moduleCid(module), { dir, module }] as const
+  const authors = [...new Set(modules.map(m => m.author))]
+  const byCid = new Map(bundles.flatMap(dir => {
+    const { module: plain } = readPeftAdapter(dir)
+    return authors.map(author => { const module = { ...plain, author }; return [moduleCid(module), { dir, module }] as const })
   }))
   const inputs: MergeInput<ToyData>[] = modules.filter(m => m.status === 'ready').map(m => {
     const b = byCid.get(m.cid)

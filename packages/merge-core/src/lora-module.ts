@@ -21,6 +21,11 @@ export interface LoraModule {
   readonly layers: ReadonlyMap<string, LoraPair>
   /** Non-LoRA tensors (PEFT modules_to_save, e.g. a classifier), under their PEFT key names. */
   readonly heads: ReadonlyMap<string, F32Tensor>
+  /**
+   * Who published it (a network peer id), when it was published: part of the module's identity,
+   * so no one else can announce the same module CID as theirs. Composites have none.
+   */
+  readonly author?: string
 }
 
 // `<prefix>.lora_A.weight`, or with the adapter name still in it (`<prefix>.lora_A.default.weight`).
@@ -104,7 +109,8 @@ export function writeCanonicalTensors (w: Sha256Writer, domain: string, json: un
 
 /** The module's identity: its LoRA factors and the config fields that change what they compute. */
 export function moduleCid (module: LoraModule): string {
-  return writeCanonicalTensors(new Sha256Writer(), 'medforge/module/v1', identityConfig(module.config), moduleTensors(module, false)).cid()
+  const identity = module.author === undefined ? identityConfig(module.config) : { ...identityConfig(module.config), medforge_author: module.author }
+  return writeCanonicalTensors(new Sha256Writer(), 'medforge/module/v1', identity, moduleTensors(module, false)).cid()
 }
 
 /** The identity of the task head carried with a module; undefined when it has none. */

@@ -6,15 +6,34 @@ import { parseLoraConfig, serializeLoraConfig } from './lora-config.ts'
 import type { LoraConfig } from './lora-config.ts'
 import { loraModuleFromTensors, moduleTensors } from './lora-module.ts'
 import type { LoraModule } from './lora-module.ts'
-import { decodeSafetensors, encodeSafetensors } from './safetensors.ts'
+import { decodeSafetensors, encodeSafetensors, readSafetensorsMetadata } from './safetensors.ts'
 
 export const MODULE_FILE_CONFIG_KEY = 'medforge.lora_config'
+export const MODULE_FILE_AUTHOR_KEY = 'medforge.author'
 export const MODULE_FILE_FORMAT = 'medforge-module/v1'
+/** Longer than any libp2p peer id in text form; bounds what a file can make us store. */
+export const MAX_AUTHOR_LENGTH = 128
 
 export function encodeModuleFile (module: LoraModule): Uint8Array {
-  return encodeSafetensors(moduleTensors(module, true), {
-    metadata: { format: 'pt', 'medforge.format': MODULE_FILE_FORMAT, [MODULE_FILE_CONFIG_KEY]: serializeLoraConfig(module.config) }
-  })
+  const metadata: Record<string, string> = { format: 'pt', 'medforge.format': MODULE_FILE_FORMAT, [MODULE_FILE_CONFIG_KEY]: serializeLoraConfig(module.config) }
+  if (module.author !== undefined) metadata[MODULE_FILE_AUTHOR_KEY] = module.author
+  return encodeSafetensors(moduleTensors(module, true), { metadata })
+}
+
+function checkedAuthor (metadata: Readonly<Record<string, string>>, source: string): string | undefined {
+  const author = metadata[MODULE_FILE_AUTHOR_KEY]
+  if (author !== undefined && (author.length === 0 || author.length > MAX_AUTHOR_LENGTH)) {
+    throw new InvalidAdapterError(source, `${MODULE_FILE_AUTHOR_KEY} must be 1 to ${MAX_AUTHOR_LENGTH} characters (got ${author.length})`)
+  }
+  return author
+}
+
+/**
+ * The author a module file names, read from its header alone (no tensor is decoded): cheap
+ * enough to check who may announce a module before fetching the rest of its blobs.
+ */
+export function moduleFileAuthor (bytes: Uint8Array, source: string): string | undefined {
+  return checkedAuthor(readSafetensorsMetadata(bytes, { source }), source)
 }
 
 /** Decodes a module file; `source` names it in errors (a blob CID, a path). */
@@ -33,7 +52,9 @@ export function decodeModuleFile (bytes: Uint8Array, source: string): LoraModule
   }
   const config = parseLoraConfig(json, `${source} ${MODULE_FILE_CONFIG_KEY}`)
   refuseNetworkPatterns(config, file.tensors.keys(), source)
-  return loraModuleFromTensors(config, file.tensors, source)
+  const author = checkedAuthor(file.metadata, source)
+  const module = loraModuleFromTensors(config, file.tensors, source)
+  return author === undefined ? module : { ...module, author }
 }
 
 /** The longest tensor name a module file may carry (PEFT's names for real models stay far below). */

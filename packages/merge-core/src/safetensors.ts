@@ -31,11 +31,8 @@ export interface DecodeOptions {
 
 interface HeaderEntry { name: string, dtype: InputDtype, shape: number[], begin: number, end: number }
 
-export function decodeSafetensors (bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile {
-  const source = options.source ?? '<bytes>'
-  const fail = (detail: string, tensor?: string): never => { throw new InvalidSafetensorsError(source, detail, tensor) }
-  const maxHeader = options.maxHeaderBytes ?? MAX_HEADER_BYTES
-
+/** The 8-byte length and the JSON header, checked; `fail` throws. */
+function parseHeader (bytes: Uint8Array, maxHeader: number, fail: (detail: string, tensor?: string) => never): { header: Record<string, unknown>, n: number } {
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const headerLen = view.getBigUint64(0, true)
@@ -60,20 +57,38 @@ export function decodeSafetensors (bytes: Uint8Array, options: DecodeOptions = {
   if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object')
   const duplicate = firstDuplicateTopLevelKey(headerText)
   if (duplicate !== undefined) fail('tensor name appears more than once in the header', duplicate)
+  return { header: header as Record<string, unknown>, n }
+}
+
+function parseMetadata (raw: unknown, fail: (detail: string) => never): Record<string, string> {
+  const metadata: Record<string, string> = {}
+  if (raw === undefined) return metadata
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object of strings')
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v !== 'string') fail(`__metadata__ value for "${k}" is not a string`)
+    metadata[k] = v as string
+  }
+  return metadata
+}
+
+/** A file's `__metadata__` alone, from its header (no tensor is read). */
+export function readSafetensorsMetadata (bytes: Uint8Array, options: { source?: string, maxHeaderBytes?: number } = {}): Record<string, string> {
+  const source = options.source ?? '<bytes>'
+  const fail = (detail: string, tensor?: string): never => { throw new InvalidSafetensorsError(source, detail, tensor) }
+  return parseMetadata(parseHeader(bytes, options.maxHeaderBytes ?? MAX_HEADER_BYTES, fail).header.__metadata__, fail)
+}
+
+export function decodeSafetensors (bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsFile {
+  const source = options.source ?? '<bytes>'
+  const fail = (detail: string, tensor?: string): never => { throw new InvalidSafetensorsError(source, detail, tensor) }
+  const { header, n } = parseHeader(bytes, options.maxHeaderBytes ?? MAX_HEADER_BYTES, fail)
 
   const dataStart = 8 + n
   const dataLength = bytes.length - dataStart
-  const metadata: Record<string, string> = {}
+  const metadata = parseMetadata(header.__metadata__, fail)
   const entries: HeaderEntry[] = []
-  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail('__metadata__ is not an object of strings')
-      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__ value for "${k}" is not a string`)
-        metadata[k] = v as string
-      }
-      continue
-    }
+  for (const [name, raw] of Object.entries(header)) {
+    if (name === '__metadata__') continue
     entries.push(parseEntry(name, raw, fail))
   }
 

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError, ToyModel, cidOfBytes, decodeDistilledSet, decodeModuleFile, encodeDistilledSet, encodeModuleFile, encodeSafetensors, moduleCid, headCid } from '../src/index.ts'
+import { InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError, ToyModel, cidOfBytes, decodeDistilledSet, decodeModuleFile, encodeDistilledSet, encodeModuleFile, encodeSafetensors, moduleCid, moduleFileAuthor, headCid } from '../src/index.ts'
 import type { DistilledSet } from '../src/index.ts'
 
 const model = new ToyModel()
@@ -14,6 +14,8 @@ const distilled: DistilledSet = { task: 'a', inputs: { shape: [6, model.spec.inp
 // Regenerate only for a deliberate format change (and bump medforge-module/vN or medforge-distilled/vN).
 const GOLDEN = {
   moduleFile: 'bafkreigzjze32s4peaniddoa6i5ilgjbqv362fppayjd7gzzlelhyh4p3i',
+  authoredModuleFile: 'bafkreigagr6omfawaqegbpozuyasuyznwq2dnn5iwgffsa4gkxg5cwxafy',
+  authoredModule: 'bafkreibo4ntca3w2eenyn4j3j6fniwt53twuuikrhassedx6wnhzf7zhw4',
   distilledFile: 'bafkreigcafm7si3pzy53qup4iyvcx72qffcaskki5nwgwn4cswchxg6wly'
 }
 
@@ -29,6 +31,22 @@ function hostileFile (extra: Record<string, unknown>, layer = 'base_model.model.
 }
 
 describe('module file from the network', () => {
+  it('names its author, and the author is part of the module\'s identity (golden bytes)', () => {
+    const author = '12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf'
+    const authored = { ...module, author }
+    const bytes = encodeModuleFile(authored)
+    assert.equal(cidOfBytes(bytes), GOLDEN.authoredModuleFile)
+    assert.equal(moduleCid(authored), GOLDEN.authoredModule)
+    assert.notEqual(moduleCid(authored), moduleCid(module), 'another author, another module CID')
+    assert.notEqual(moduleCid({ ...module, author: `${author}x` }), moduleCid(authored))
+    assert.equal(moduleFileAuthor(bytes, 'f'), author, 'read from the header alone')
+    assert.equal(moduleFileAuthor(encodeModuleFile(module), 'f'), undefined)
+    const back = decodeModuleFile(bytes, 'f')
+    assert.deepEqual([back.author, moduleCid(back)], [author, moduleCid(authored)])
+    assert.throws(() => decodeModuleFile(encodeModuleFile({ ...module, author: 'p'.repeat(200) }), 'blob v'), (err: unknown) => err instanceof InvalidAdapterError && /blob v.*medforge.author must be 1 to 128 characters/.test(err.message))
+    assert.throws(() => moduleFileAuthor(new Uint8Array(4), 'blob u'), (err: unknown) => err instanceof InvalidSafetensorsError && /blob u/.test(err.message))
+  })
+
   it('refuses regex patterns before matching anything: a catastrophic rank_pattern costs nothing', () => {
     const t0 = performance.now()
     assert.throws(() => decodeModuleFile(hostileFile({ rank_pattern: { '(a+)+b': 2 } }, 'a'.repeat(40)), 'blob x'), (err: unknown) => err instanceof InvalidAdapterError && /blob x.*rank_pattern is not allowed/.test(err.message))

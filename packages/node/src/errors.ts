@@ -42,7 +42,7 @@ export class InvalidModuleError extends MedforgeError {
   override readonly name = 'InvalidModuleError'
   readonly code = 'ERR_INVALID_MODULE'
   /** The validation code it maps to, for metrics. */
-  readonly reason: 'wrong_shape' | 'malformed' | 'unknown_task' | 'too_large'
+  readonly reason: 'wrong_shape' | 'malformed' | 'unknown_task' | 'too_large' | 'not_module_author'
 
   /** `where` names the file or module at fault ('' when `detail` already does). */
   constructor (where: string, detail: string, reason: InvalidModuleError['reason'] = 'wrong_shape') {

@@ -30,7 +30,12 @@ describe('ledger', () => {
     for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0]]) {
       const ledger = new Ledger(join(tempDir('ledger'), 'l.sqlite'))
       const candidates = [row({ height: 3, recordCid: 'bafyrecord-a' }), row({ height: 2, recordCid: 'bafyrecord-c' }), row({ height: 2, recordCid: 'bafyrecord-b' })]
-      for (const i of order) ledger.admitModule(candidates[i]!)
+      for (const i of order) {
+        const c = candidates[i]!
+        // As applyAnnouncement does: every claim is indexed, then competes for the row.
+        ledger.indexAnnouncement({ recordCid: c.recordCid, network: c.network, author: c.author, task: c.task, parentRoot: c.parentRoot, height: c.height, module: c.cid })
+        ledger.admitModule(c)
+      }
       const kept = ledger.getModule('net', 'bafkmodule')!
       assert.deepEqual([kept.height, kept.recordCid], [2, 'bafyrecord-b'], `order ${order.join(',')}`)
       ledger.close()

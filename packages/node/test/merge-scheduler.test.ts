@@ -28,7 +28,8 @@ async function setUp (merge: { method: string, params?: Record<string, number> }
     onError: err => { throw err }
   })
   const current: Array<MergeInput<ToyData>> = []
-  const add = (input: MergeInput<ToyData>): void => { current.push(input); storeReadyModule(ledger, blobs, state.network, input) }
+  // Network modules name their author (storeReadyModule stores them so): merge the same here.
+  const add = (input: MergeInput<ToyData>): void => { current.push({ ...input, module: { ...input.module, author: 'author' } }); storeReadyModule(ledger, blobs, state.network, input) }
   const direct = async (): Promise<string> => (await mergeModules(current, state.method, { evaluator: toyModel.evaluator() as never })).stateRoot
   return { ledger, blobs, compute: c, merged, make, add, direct, state }
 }

@@ -7,7 +7,7 @@ import type { PeerId } from '@libp2p/interface'
 import { cidOfBytes } from '@medforge/merge-core'
 import { HashMismatchError, newIdentity } from '@medforge/protocol'
 import type { ModuleRef } from '../src/compute/merge-job.ts'
-import type { VerifyOutcome } from '../src/compute/compute-engine.ts'
+import type { ClaimOutcome, VerifyOutcome } from '../src/compute/compute-engine.ts'
 import { createModuleFetcher } from '../src/daemon/module-fetcher.ts'
 import { ComputeWorkerError } from '../src/errors.ts'
 import type { ModuleRow, ModuleStatus } from '../src/store/ledger.ts'
@@ -16,13 +16,13 @@ async function peers (n: number): Promise<PeerId[]> {
   return await Promise.all(Array.from({ length: n }, async () => peerIdFromString((await newIdentity()).peerId)))
 }
 
-async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutcome>, fetch?: (peer: PeerId, cid: string) => Promise<Uint8Array> } = {}) {
+async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutcome>, claim?: (ref: ModuleRef) => ClaimOutcome, fetch?: (peer: PeerId, cid: string) => Promise<Uint8Array> } = {}) {
   const [self, author, relay, other] = await peers(4)
   const moduleFile = new Uint8Array([1, 2, 3])
   const distilledFile = new Uint8Array([4, 5])
   const row: ModuleRow = {
     network: 'net', cid: 'module-1', recordCid: 'r', task: 't', height: 1, author: author!.toString(), moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile),
-    head: null, samples: 1, parentRoot: 'p', status: 'fetching', reason: null, admittedAt: 0, bytes: null
+    head: null, samples: 1, parentRoot: 'p', status: 'fetching', reason: null, admittedAt: 0, bytes: null, verified: false
   }
   const rows = new Map([[row.cid, row]])
   const stored = new Map<string, Uint8Array>()
@@ -30,6 +30,8 @@ async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutc
   const penalties: Array<[string, number]> = []
   const refusals: string[] = []
   const ready: string[] = []
+  const dropped: string[] = []
+  const verified: string[] = []
   const setStatus = (cid: string, status: ModuleStatus, reason: string | null = null): void => { rows.set(cid, { ...rows.get(cid)!, status, reason }) }
   const fetcher = createModuleFetcher({
     network: 'net',
@@ -37,10 +39,14 @@ async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutc
       getModule: (_n, cid) => rows.get(cid),
       modules: () => [...rows.values()].filter(r => r.status === 'fetching'),
       setModuleStatus: (_n, cid, status, reason) => { setStatus(cid, status, reason ?? null) },
-      markReady: (_n, cid) => { if (rows.get(cid)?.status !== 'fetching') return false; setStatus(cid, 'ready'); return true }
+      markReady: (_n, cid) => { if (rows.get(cid)?.status !== 'fetching') return false; setStatus(cid, 'ready'); return true },
+      markVerified: (_n, cid) => { rows.set(cid, { ...rows.get(cid)!, verified: true }) }
     },
     blobs: { get: cid => stored.get(cid), putVerified: (cid, bytes) => { stored.set(cid, bytes); return cid }, size: cid => stored.get(cid)?.length },
-    compute: { verify: async (_n, ref) => await (options.verify ?? (async () => ({ ok: true })))(ref) },
+    compute: {
+      verify: async (_n, ref) => await (options.verify ?? (async () => ({ ok: true })))(ref),
+      checkClaim: async (_n, ref) => (options.claim ?? (() => ({ ok: true })))(ref)
+    },
     events: { emit: () => {} },
     penalties: { penalize: (p, points) => { penalties.push([p, points]) } },
     countRefusal: code => { refusals.push(code) },
@@ -53,10 +59,12 @@ async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutc
     },
     maxModuleBytes: () => 1 << 20,
     onReady: cid => { ready.push(cid) },
+    dropClaim: r => { dropped.push(r.recordCid); setStatus(r.cid, 'invalid'); return false },
+    onVerified: cid => { verified.push(cid) },
     log: () => {}
   }, { sweepMs: 60_000 })
   const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await new Promise(resolve => setImmediate(resolve)) }
-  return { fetcher, row, rows, stored, asked, penalties, refusals, ready, settle, author: author!, relay: relay!, other: other! }
+  return { fetcher, row, rows, stored, asked, penalties, refusals, ready, dropped, verified, settle, author: author!, relay: relay!, other: other! }
 }
 
 describe('module fetcher', () => {
@@ -68,6 +76,17 @@ describe('module fetcher', () => {
     assert.deepEqual(t.ready, ['module-1'])
     assert.equal(t.rows.get('module-1')!.status, 'ready')
     assert.equal(t.stored.size, 2)
+  })
+
+  it('a claim on someone else\'s module is dropped once the module blob shows its author: the rest is never fetched, the claimant penalised', async () => {
+    const t = await setUp({ claim: ref => ({ ok: false, reason: 'not_module_author', message: `module ${ref.cid} names someone else as its author` }) })
+    t.fetcher.enqueue(t.row.cid, t.relay)
+    await t.settle()
+    assert.deepEqual(t.asked, [t.relay.toString()], 'only the module blob was asked for')
+    assert.deepEqual(t.dropped, ['r'])
+    assert.deepEqual(t.refusals, ['not_module_author'])
+    assert.deepEqual(t.penalties.map(([p]) => p), [t.row.author])
+    assert.deepEqual([t.ready, t.verified], [[], []])
   })
 
   it('a peer sending wrong bytes is penalised and counted; the next peer (the author) is asked', async () => {

@@ -6,13 +6,14 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfBytes } from '@medforge/merge-core'
-import { decodeRecord, encodeRecord, newIdentity, recordCid, signRecord } from '@medforge/protocol'
+import { addRevocationSignature, decodeRecord, encodeRecord, newIdentity, recordCid, signRecord } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement, StateAttestation } from '@medforge/protocol'
 import { createAttester } from '../src/daemon/attester.ts'
 import { loadNetworkState } from '../src/daemon/network-state.ts'
 import type { NetworkState } from '../src/daemon/network-state.ts'
 import { createPendingPool } from '../src/daemon/pending-pool.ts'
 import { createPublisher } from '../src/daemon/publisher.ts'
+import { applyWaitingRevocations, dropFalseClaim } from '../src/daemon/record-effects.ts'
 import { createRecordHandler } from '../src/daemon/record-handler.ts'
 import { InvalidModuleError } from '../src/errors.ts'
 import { Ledger } from '../src/store/ledger.ts'
@@ -32,9 +33,9 @@ async function announce (state: NetworkState, id: Identity, parentRoot: string, 
   }, id))
 }
 
-async function attest (state: NetworkState, id: Identity, stateRoot: string, height: number): Promise<Uint8Array> {
+async function attest (state: NetworkState, id: Identity, stateRoot: string, height: number, tip: string): Promise<Uint8Array> {
   return encodeRecord(await signRecord<StateAttestation>({
-    type: 'state-attestation', network: state.network, height, modulesHash: new Uint8Array(32), moduleCount: 1, stateRoot, engine: 'e', createdAt: Date.now()
+    type: 'state-attestation', network: state.network, height, modulesHash: new Uint8Array(32), moduleCount: 1, tip, stateRoot, engine: 'e', createdAt: Date.now()
   }, id))
 }
 
@@ -73,16 +74,77 @@ describe('record handler', () => {
     assert.deepEqual(h.refusals, ['duplicate'], 'a sync duplicate is ordinary')
   })
 
-  it('parks an announcement on an unknown parent and applies it when an attestation makes the parent known', async () => {
+  it('parks an announcement on an unknown parent; an attestation makes the parent usable only at the height its tip module has here', async () => {
     const { state, ids } = await network()
     const h = handler(state)
-    const parent = fakeCid('some root')
-    const r = await h.records.handle(await announce(state, ids[0]!, parent, 3), 'sync')
+    const settle = async (): Promise<void> => { for (let i = 0; i < 10; i++) await new Promise(resolve => setImmediate(resolve)) }
+    const [rootA, rootB, madeUp] = [fakeCid('root A'), fakeCid('root B'), fakeCid('made up')]
+    assert.equal((await h.records.handle(await announce(state, ids[0]!, state.genesisRoot, 1, fakeCid('m1')), 'gossip')).verdict, 'accept')
+    const r = await h.records.handle(await announce(state, ids[0]!, rootA, 2, fakeCid('m2')), 'sync')
     assert.deepEqual([r.verdict, r.code], ['ignore', 'parent_unknown'])
-    assert.equal(h.announced.length, 0)
-    assert.equal((await h.records.handle(await attest(state, ids[1]!, parent, 2), 'gossip')).verdict, 'accept')
-    for (let i = 0; i < 10; i++) await new Promise(resolve => setImmediate(resolve))
-    assert.equal(h.announced.length, 1, 'released and applied')
+    // Root A at height 1, tip m1 (height 1 here): usable, the parked announcement is applied.
+    assert.equal((await h.records.handle(await attest(state, ids[1]!, rootA, 1, fakeCid('m1')), 'gossip')).verdict, 'accept')
+    await settle()
+    assert.deepEqual(h.announced.map(a => a.module), [fakeCid('m1'), fakeCid('m2')], 'released and applied')
+    // Root B names a tip not known yet: it waits for it; the announcement on it waits too.
+    await h.records.handle(await attest(state, ids[1]!, rootB, 3, fakeCid('m3')), 'gossip')
+    await h.records.handle(await announce(state, ids[1]!, rootB, 4, fakeCid('m4')), 'sync')
+    assert.equal(h.ledger.rootHeight(state.network, rootB), undefined)
+    await h.records.handle(await announce(state, ids[0]!, fakeCid('root C'), 3, fakeCid('m3')), 'sync')
+    await h.records.handle(await attest(state, ids[1]!, fakeCid('root C'), 2, fakeCid('m2')), 'gossip')
+    await settle()
+    assert.equal(h.ledger.rootHeight(state.network, rootB), 3, 'usable once its tip m3 arrived at height 3')
+    assert.deepEqual(h.announced.map(a => a.module).slice(2), [fakeCid('m3'), fakeCid('m4')])
+    // A made-up root at a huge height, tip a real module of height 1: never usable, nothing on it merges.
+    await h.records.handle(await attest(state, ids[1]!, madeUp, 2 ** 53 - 2, fakeCid('m1')), 'gossip')
+    const onMadeUp = await h.records.handle(await announce(state, ids[1]!, madeUp, 2 ** 53 - 1, fakeCid('m5')), 'gossip')
+    assert.deepEqual([onMadeUp.verdict, onMadeUp.code], ['ignore', 'parent_unknown'])
+    assert.equal(h.ledger.rootHeight(state.network, madeUp), undefined)
+  })
+
+  it('a false claim on another member\'s module gives way to the best remaining claim; the false claimant\'s revocation never applies', async () => {
+    const { state, ids } = await network()
+    const h = handler(state)
+    const [honest, thief] = [ids[0]!, ids[1]!]
+    const module = fakeCid('the honest module')
+    const rootAt1 = fakeCid('root at 1')
+    h.ledger.addComputedRoot(state.network, rootAt1, 1)
+    // The honest author announces at height 2; the thief re-announces the same CID at height 1, so
+    // its claim wins the row until the module blob shows whose module it is.
+    assert.equal((await h.records.handle(await announce(state, honest, rootAt1, 2, module), 'gossip')).verdict, 'accept')
+    assert.equal((await h.records.handle(await announce(state, thief, state.genesisRoot, 1, module), 'gossip')).verdict, 'accept')
+    assert.equal(h.ledger.getModule(state.network, module)?.author, thief.peerId)
+    const revocation = await addRevocationSignature({ type: 'revocation', network: state.network, module, moduleAuthor: thief.peerId, reason: 'mine', createdAt: Date.now() }, thief)
+    assert.equal((await h.records.handle(encodeRecord(revocation), 'gossip')).verdict, 'accept')
+    assert.equal(h.ledger.getModule(state.network, module)?.status, 'fetching', 'a revocation waits until the module is known to be its author\'s')
+    // The fetcher found the file names the honest author: the thief's claim is dropped.
+    assert.equal(h.ledger.transaction(() => dropFalseClaim(h.ledger, h.ledger.getModule(state.network, module)!, 'names another author')), true)
+    const row = h.ledger.getModule(state.network, module)!
+    assert.deepEqual([row.author, row.height, row.status, row.verified], [honest.peerId, 2, 'fetching', false])
+    h.ledger.markVerified(state.network, module)
+    assert.equal(applyWaitingRevocations(h.ledger, state.network, module), false)
+    assert.equal(h.ledger.getModule(state.network, module)?.status, 'fetching', 'the thief\'s revocation does not apply')
+    // Once verified, a new claim by anyone else is refused outright.
+    const again = await h.records.handle(await announce(state, thief, rootAt1, 2, module), 'gossip')
+    assert.deepEqual([again.verdict, again.code], ['reject', 'not_module_author'])
+    // The author's own revocation does apply.
+    const own = await addRevocationSignature({ type: 'revocation', network: state.network, module, moduleAuthor: honest.peerId, reason: 'withdrawn', createdAt: Date.now() }, honest)
+    await h.records.handle(encodeRecord(own), 'gossip')
+    assert.equal(h.ledger.getModule(state.network, module)?.status, 'revoked')
+  })
+
+  it('a module whose only claim was false stays invalid with the reason, until a real claim comes', async () => {
+    const { state, ids } = await network()
+    const h = handler(state)
+    const module = fakeCid('claimed falsely')
+    await h.records.handle(await announce(state, ids[1]!, state.genesisRoot, 1, module), 'gossip')
+    assert.equal(h.ledger.transaction(() => dropFalseClaim(h.ledger, h.ledger.getModule(state.network, module)!, 'names another author')), false)
+    assert.deepEqual([h.ledger.getModule(state.network, module)?.status, h.ledger.getModule(state.network, module)?.reason], ['invalid', 'names another author'])
+    const rootAt1 = fakeCid('root at 1')
+    h.ledger.addComputedRoot(state.network, rootAt1, 1)
+    await h.records.handle(await announce(state, ids[0]!, rootAt1, 2, module), 'gossip')
+    const row = h.ledger.getModule(state.network, module)!
+    assert.deepEqual([row.author, row.status], [ids[0]!.peerId, 'fetching'], 'the real author\'s claim replaces the dropped one')
   })
 
   it('decodes a record once whatever its type: a forged signature is refused with its code', async () => {
@@ -122,7 +184,7 @@ describe('attester', () => {
     assert.equal(handled.length, 1)
     assert.deepEqual(gossiped, handled)
     const a = decodeRecord(handled[0]!) as StateAttestation
-    assert.deepEqual([a.type, a.stateRoot, a.height, a.moduleCount, a.author], ['state-attestation', root, 2, 2, ids[0]!.peerId])
+    assert.deepEqual([a.type, a.stateRoot, a.height, a.moduleCount, a.tip, a.author], ['state-attestation', root, 2, 2, 'b', ids[0]!.peerId])
   })
 })
 
@@ -134,14 +196,14 @@ describe('publisher', () => {
     const moduleFile = new Uint8Array([1])
     const distilledFile = new Uint8Array([2])
     let head = { stateRoot: fakeCid('head'), height: 4 }
-    const announced: Array<{ task: string, parentRoot: string, module: string }> = []
+    const announced: Array<{ task: string, height: number, module: string }> = []
     const make = (identity: Identity) => createPublisher({
       state: () => state,
       identity,
-      compute: { checkPublish: async () => ({ module: fakeCid('m'), head: null, moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile) }) },
+      compute: { checkPublish: async () => ({ module: fakeCid('m'), head: null, moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile), moduleFile }) },
       blobs: { putVerified: (cid, bytes) => { stored.set(cid, bytes); return cid } },
       head: () => head,
-      announced: (task, parentRoot) => announced.filter(x => x.task === task && x.parentRoot === parentRoot).map(x => x.module),
+      announced: (task, height) => announced.filter(x => x.task === task && x.height === height).map(x => x.module),
       waitMs: 300,
       records: { handle: async bytes => ({ verdict: 'accept', code: 'ok', record: decodeRecord(bytes) }) },
       gossip: async bytes => { gossiped.push(bytes) },
@@ -152,9 +214,9 @@ describe('publisher', () => {
     assert.deepEqual([a.parentRoot, a.height, a.module, a.samples, a.author], [head.stateRoot, 5, fakeCid('m'), 12, ids[0]!.peerId])
     assert.deepEqual([...stored.keys()].sort(), [cidOfBytes(moduleFile), cidOfBytes(distilledFile)].sort())
     assert.equal(gossiped.length, 1)
-    // This site's previous module of the task is still on this parent: the next one waits for the
-    // head to move (else both would be lost to the equivocation rule), and gives up with a reason.
-    announced.push({ task: 'a', parentRoot: head.stateRoot, module: fakeCid('earlier') })
+    // This site's previous module of the task is still at the next height: the next one waits for
+    // the head to move (else both would be lost to the equivocation rule), and gives up with a reason.
+    announced.push({ task: 'a', height: head.height + 1, module: fakeCid('earlier') })
     await assert.rejects(make(ids[0]!).publish({ task: 'a', moduleFile, distilledFile, samples: 12 }), /previous a module .* is not merged yet/)
     const waiting = make(ids[0]!).publish({ task: 'a', moduleFile, distilledFile, samples: 12 })
     setTimeout(() => { head = { stateRoot: fakeCid('merged'), height: 5 } }, 100)

@@ -60,9 +60,9 @@ export function toyInput (i: number, height: number): MergeInput<ToyData> {
 
 /** Stores a module file and distilled set and admits the module as ready, as the fetcher would. */
 export function storeReadyBundle (ledger: Ledger, blobs: BlobStore, network: string, bundle: { moduleFile: Uint8Array, distilledFile: Uint8Array }, task: string, height: number): string {
-  const module = decodeModuleFile(bundle.moduleFile, 'bundle')
+  const module = { ...decodeModuleFile(bundle.moduleFile, 'bundle'), author: 'author' }
   const cid = moduleCid(module)
-  ledger.admitModule({ network, cid, recordCid: `record-${cid}`, task, height, author: 'author', moduleBlob: blobs.put(bundle.moduleFile), distilled: blobs.put(bundle.distilledFile), head: headCid(module) ?? null, samples: 1, parentRoot: 'parent' })
+  ledger.admitModule({ network, cid, recordCid: `record-${cid}`, task, height, author: 'author', moduleBlob: blobs.put(encodeModuleFile(module)), distilled: blobs.put(bundle.distilledFile), head: headCid(module) ?? null, samples: 1, parentRoot: 'parent' })
   ledger.markReady(network, cid, 1)
   return cid
 }
@@ -70,10 +70,12 @@ export function storeReadyBundle (ledger: Ledger, blobs: BlobStore, network: str
 /** Stores a toy input's blobs and admits it as a ready module, as the fetcher would. */
 export function storeReadyModule (ledger: Ledger, blobs: BlobStore, network: string, input: MergeInput<ToyData>): string {
   const data = input.context!
-  const moduleBlob = blobs.put(encodeModuleFile(input.module))
+  // Modules on a network name their author (it is part of their CID).
+  const module = { ...input.module, author: input.module.author ?? 'author' }
+  const moduleBlob = blobs.put(encodeModuleFile(module))
   const distilled = blobs.put(encodeDistilledSet({ task: input.task!, inputs: { shape: [data.y.length, toyModel.spec.inputs], data: data.x }, labels: data.y }))
-  const cid = moduleCid(input.module)
-  ledger.admitModule({ network, cid, recordCid: `record-${cid}`, task: input.task!, height: input.height, author: 'author', moduleBlob, distilled, head: headCid(input.module) ?? null, samples: input.sampleCount ?? 0, parentRoot: 'parent' })
+  const cid = moduleCid(module)
+  ledger.admitModule({ network, cid, recordCid: `record-${cid}`, task: input.task!, height: input.height, author: module.author, moduleBlob, distilled, head: headCid(module) ?? null, samples: input.sampleCount ?? 0, parentRoot: 'parent' })
   ledger.markReady(network, cid, 1)
   return cid
 }
@@ -84,7 +86,8 @@ export function inProcessCompute (blobDir: string): Compute {
   return {
     setNetwork: async (_network, chain) => { await engine.setNetwork(chain) },
     verify: async (network, ref) => engine.verify(network, ref),
-    checkPublish: async (network, task, m, d) => engine.checkPublish(network, task, m, d),
+    checkClaim: async (network, ref) => engine.checkClaim(network, ref),
+    checkPublish: async (network, task, author, m, d) => engine.checkPublish(network, task, author, m, d),
     merge: async (job, options) => (await engine.merge(job, { cancelled: () => options.signal?.aborted === true, onCheckpoint: options.onCheckpoint })).summary,
     stop: async () => {}
   }

@@ -25,7 +25,8 @@ export const VALIDATION_CODES = [
   'wrong_height',
   'fetch_failed',
   'rate_limited',
-  'storage_full'
+  'storage_full',
+  'not_module_author'
 ] as const
 
 export type ValidationCode = typeof VALIDATION_CODES[number]

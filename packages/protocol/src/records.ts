@@ -33,6 +33,12 @@ export interface StateAttestation {
   /** sha2-256 of the module CIDs in canonical order, each followed by a newline. */
   readonly modulesHash: Uint8Array
   readonly moduleCount: number
+  /**
+   * The module that sets the height: the input at the attested height (the smallest CID among
+   * ties); null for the empty state at height 0. A peer accepts the root as a parent only at the
+   * height this module has in its own ledger, so no one can make up heights.
+   */
+  readonly tip: string | null
   readonly stateRoot: string
   readonly engine: string
   readonly createdAt: number
@@ -128,13 +134,18 @@ function parseAnnouncement (o: Obj): ModuleAnnouncement {
 
 const A = 'state-attestation'
 function parseAttestation (o: Obj): StateAttestation {
-  onlyKeys(o, ['type', 'network', 'height', 'modulesHash', 'moduleCount', 'stateRoot', 'engine', 'createdAt', 'author', 'signature'], A)
+  onlyKeys(o, ['type', 'network', 'height', 'modulesHash', 'moduleCount', 'tip', 'stateRoot', 'engine', 'createdAt', 'author', 'signature'], A)
+  const height = int(o, 'height', A)
+  const moduleCount = int(o, 'moduleCount', A)
+  const tip = o.tip === null ? null : str(o, 'tip', A, 128)
+  if ((height === 0) !== (tip === null) || (height === 0) !== (moduleCount === 0)) throw new MalformedError(A, `height ${height}, ${moduleCount} module(s) and tip ${tip ?? 'null'} disagree (the empty state alone has height 0 and no tip)`)
   return {
     type: 'state-attestation',
     network: str(o, 'network', A, 128),
-    height: int(o, 'height', A),
+    height,
     modulesHash: bytes(o, 'modulesHash', A, 32),
-    moduleCount: int(o, 'moduleCount', A),
+    moduleCount,
+    tip,
     stateRoot: str(o, 'stateRoot', A, 128),
     engine: str(o, 'engine', A, 64),
     createdAt: int(o, 'createdAt', A),

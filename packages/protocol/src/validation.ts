@@ -26,8 +26,10 @@ export interface ValidationContext {
    * serve old ones over sync) and are rejected as stale.
    */
   readonly maxAgeMs?: number
-  /** True when the author already announced a different module for the same task on the same parent root. */
+  /** True when the author already announced a different module for the same task at the same height. */
   readonly equivocates?: (announcement: ModuleAnnouncement) => boolean
+  /** The module's author when this node has checked it (the module file names it); undefined before. */
+  readonly moduleAuthor?: (module: string) => string | undefined
   readonly isKnownRecord: (recordCid: string) => boolean
   /** The height of a state root this node knows (computed or attested); undefined when unknown. */
   readonly rootHeight: (stateRoot: string) => number | undefined
@@ -122,8 +124,10 @@ async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext)
   if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
   // Only a signed announcement may wait for its parent: forged ones must not fill the pending pool.
   if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
+  const owner = ctx.moduleAuthor?.(r.module)
+  if (owner !== undefined && owner !== r.author) return reject('not_module_author', `module ${r.module} is ${owner}'s (its file names its author); ${r.author} cannot announce it`, r)
   // After the signature: only the author's own signature proves it announced both modules.
-  if (ctx.equivocates?.(r) === true) return reject('equivocation', `${r.author} already announced a different ${r.task} module on parent ${r.parentRoot}`, r)
+  if (ctx.equivocates?.(r) === true) return reject('equivocation', `${r.author} already announced a different ${r.task} module at height ${r.height}`, r)
   return accept(r)
 }
 

@@ -58,6 +58,7 @@ export async function sampleRecords (ids: Identity[]): Promise<{ announcement: M
     height: 1,
     modulesHash: new Uint8Array(32).fill(7),
     moduleCount: 1,
+    tip: announcement.module,
     stateRoot: 'bafkreibicbmxnis7saaygcyln5oaxndcpo4q6mdubuvra4t6545lav24ha',
     engine: 'medforge-merge/1',
     createdAt: 1_790_000_200_000

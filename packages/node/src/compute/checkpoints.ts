@@ -7,7 +7,7 @@ import type { Checkpoint, CheckpointRef, MergeJob, ModuleRef } from './merge-job
 import { orderRefs } from './merge-job.ts'
 
 export function moduleRef (row: ModuleRow): ModuleRef {
-  return { cid: row.cid, task: row.task, height: row.height, samples: row.samples, moduleBlob: row.moduleBlob, distilled: row.distilled, head: row.head }
+  return { cid: row.cid, author: row.author, task: row.task, height: row.height, samples: row.samples, moduleBlob: row.moduleBlob, distilled: row.distilled, head: row.head }
 }
 
 /** The longest checkpointed prefix of `orderedCids` whose blob the store still has. */

@@ -3,7 +3,7 @@
 // The daemon runs it in worker threads (compute-workers.ts); `medforge composite export` runs it
 // in-process. Decoded modules are cached by CID, so a module is decoded once per thread.
 import { FOLDING_METHODS, canonicalMethod, canonicalOrder, cidListHash, cidOfBytes, decodeModuleFile, encodeModuleFile, fusionStep, headCid, mergeModules, moduleCid } from '@medforge/merge-core'
-import type { CandidateEvaluator, FusionState, MergeInput, MergeResult } from '@medforge/merge-core'
+import type { CandidateEvaluator, FusionState, LoraModule, MergeInput, MergeResult } from '@medforge/merge-core'
 import type { SignedManifest } from '@medforge/protocol'
 import { CorruptBlobError, InvalidModuleError, MergeCancelledError, NotJoinedError } from '../errors.ts'
 import { loadNetworkState } from '../daemon/network-state.ts'
@@ -17,8 +17,12 @@ export type VerifyOutcome =
   | { readonly ok: true }
   | { readonly ok: false, readonly reason: InvalidModuleError['reason'], readonly message: string }
 
+/** Whether a claim's module blob is the module it names, by the member that claims it. */
+export type ClaimOutcome = { readonly ok: true } | { readonly ok: false, readonly reason: 'malformed' | 'not_module_author', readonly message: string }
+
 /** A module fit to publish: its CIDs, and its two files' blob CIDs (hashed off the event loop). */
-export interface PublishCheck { readonly module: string, readonly head: string | null, readonly moduleBlob: string, readonly distilled: string }
+/** What a publication announces; `moduleFile` is the file as published, with its author named in it. */
+export interface PublishCheck { readonly module: string, readonly head: string | null, readonly moduleBlob: string, readonly distilled: string, readonly moduleFile: Uint8Array }
 
 export interface MergeControl {
   /** Polled between loss evaluations: true abandons the merge (MergeCancelledError). */
@@ -39,8 +43,14 @@ export interface ComputeEngineComponents {
 export interface ComputeEngine {
   setNetwork (chain: readonly SignedManifest[]): Promise<void>
   verify (network: string, ref: ModuleRef): VerifyOutcome
+  /**
+   * An announcement's claim, before anything else of it is fetched: its module blob decodes to
+   * the module CID it names, and that module names the announcement's author. A no is the
+   * claim's fault (another member's module, someone else's bytes), never the module's.
+   */
+  checkClaim (network: string, ref: ModuleRef): ClaimOutcome
   /** What a publisher checks before signing: the module fits the network; its CIDs. */
-  checkPublish (network: string, task: string, moduleFile: Uint8Array, distilledFile: Uint8Array): PublishCheck
+  checkPublish (network: string, task: string, author: string, moduleFile: Uint8Array, distilledFile: Uint8Array): PublishCheck
   merge (job: MergeJob, control: MergeControl): Promise<{ result: MergeResult, summary: MergeSummary }>
 }
 
@@ -64,7 +74,7 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
   /** Verified, decoded modules by network and CID, with the reference they were verified against. */
   const decoded = new Map<string, { ref: ModuleRef, input: MergeInput }>()
   const sameRef = (a: ModuleRef, b: ModuleRef): boolean =>
-    a.task === b.task && a.height === b.height && a.samples === b.samples && a.moduleBlob === b.moduleBlob && a.distilled === b.distilled && a.head === b.head
+    a.author === b.author && a.task === b.task && a.height === b.height && a.samples === b.samples && a.moduleBlob === b.moduleBlob && a.distilled === b.distilled && a.head === b.head
 
   const stateOf = (network: string): NetworkState => {
     const state = states.get(network)
@@ -127,13 +137,32 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
       }
     },
 
-    checkPublish (network, taskId, moduleFile, distilledFile) {
+    checkClaim (network, ref) {
+      stateOf(network)
+      const bytes = blob(ref.moduleBlob, 'module', ref)
+      let module: LoraModule
+      try {
+        module = decodeModuleFile(bytes, `module blob ${ref.moduleBlob}`)
+      } catch (err) {
+        return { ok: false, reason: 'malformed', message: `module blob ${ref.moduleBlob} is not module ${ref.cid}: ${(err as Error).message}` }
+      }
+      const actual = moduleCid(module)
+      if (actual !== ref.cid) return { ok: false, reason: 'malformed', message: `module blob ${ref.moduleBlob} holds module ${actual}, not ${ref.cid}` }
+      if (module.author !== ref.author) return { ok: false, reason: 'not_module_author', message: `module ${ref.cid} names ${module.author ?? 'no author'} as its author; ${ref.author} announced it as its own` }
+      return { ok: true }
+    },
+
+    checkPublish (network, taskId, author, moduleFile, distilledFile) {
       const state = stateOf(network)
       const task = state.tasks.get(taskId)
       if (task === undefined) throw new InvalidModuleError('publish', `task "${taskId}" is not one of the network's tasks (${[...state.tasks.keys()].join(', ')})`, 'unknown_task')
-      const module = decodeModuleFile(moduleFile, 'published module')
-      checkFitsNetwork(state, module, task, distilledFile, 'published module', 'published distilled set')
-      return { module: moduleCid(module), head: headCid(module) ?? null, moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile) }
+      const decoded = decodeModuleFile(moduleFile, 'published module')
+      if (decoded.author !== undefined && decoded.author !== author) throw new InvalidModuleError('published module', `the file names ${decoded.author} as its author; this institution is ${author}`, 'not_module_author')
+      checkFitsNetwork(state, decoded, task, distilledFile, 'published module', 'published distilled set')
+      // The author becomes part of the module's identity (its CID), so no other member can claim it.
+      const module = { ...decoded, author }
+      const authored = encodeModuleFile(module)
+      return { module: moduleCid(module), head: headCid(module) ?? null, moduleBlob: cidOfBytes(authored), distilled: cidOfBytes(distilledFile), moduleFile: authored }
     },
 
     async merge (job, control) {

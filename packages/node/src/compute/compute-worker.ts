@@ -24,8 +24,10 @@ async function serve (request: WorkerRequest): Promise<void> {
         return reply({ id, type: 'result', value: null })
       case 'verify':
         return reply({ id, type: 'result', value: engine.verify(request.network, request.ref) })
+      case 'check-claim':
+        return reply({ id, type: 'result', value: engine.checkClaim(request.network, request.ref) })
       case 'check-publish':
-        return reply({ id, type: 'result', value: engine.checkPublish(request.network, request.task, request.moduleFile, request.distilledFile) })
+        return reply({ id, type: 'result', value: engine.checkPublish(request.network, request.task, request.author, request.moduleFile, request.distilledFile) })
       case 'merge': {
         const flag = new Int32Array(request.cancel)
         const { summary } = await engine.merge(request.job, {

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import type { SignedManifest } from '@medforge/protocol'
 import { ComputeDeadlineError, ComputeWorkerError, InvalidModuleError, MergeCancelledError } from '../errors.ts'
 import { DEFAULT_CHECK_DEADLINE_MS, DEFAULT_COMPUTE_IDLE_MS, DEFAULT_MERGE_DEADLINE_MS } from '../constants.ts'
-import type { PublishCheck, VerifyOutcome } from './compute-engine.ts'
+import type { ClaimOutcome, PublishCheck, VerifyOutcome } from './compute-engine.ts'
 import type { Checkpoint, MergeJob, MergeSummary, ModuleRef } from './merge-job.ts'
 import type { WorkerErrorData, WorkerReply, WorkerRequest } from './worker-messages.ts'
 
@@ -30,7 +30,8 @@ export interface Compute {
   /** Loads (or, after a revision, reloads) a network in every compute thread. */
   setNetwork (network: string, chain: readonly SignedManifest[]): Promise<void>
   verify (network: string, ref: ModuleRef): Promise<VerifyOutcome>
-  checkPublish (network: string, task: string, moduleFile: Uint8Array, distilledFile: Uint8Array): Promise<PublishCheck>
+  checkClaim (network: string, ref: ModuleRef): Promise<ClaimOutcome>
+  checkPublish (network: string, task: string, author: string, moduleFile: Uint8Array, distilledFile: Uint8Array): Promise<PublishCheck>
   merge (job: MergeJob, options: MergeOptions): Promise<MergeSummary>
   stop (): Promise<void>
 }
@@ -166,8 +167,11 @@ export function createComputeWorkers (init: ComputeWorkersInit): Compute {
     async verify (network, ref) {
       return await checks.run<VerifyOutcome>({ op: 'verify', network, ref }, { deadlineMs: checkDeadlineMs, what: `verifying module ${ref.cid}` })
     },
-    async checkPublish (network, task, moduleFile, distilledFile) {
-      return await checks.run<PublishCheck>({ op: 'check-publish', network, task, moduleFile, distilledFile }, { deadlineMs: checkDeadlineMs, what: 'checking the module to publish' })
+    async checkClaim (network, ref) {
+      return await checks.run<ClaimOutcome>({ op: 'check-claim', network, ref }, { deadlineMs: checkDeadlineMs, what: `checking the claim on module ${ref.cid}` })
+    },
+    async checkPublish (network, task, author, moduleFile, distilledFile) {
+      return await checks.run<PublishCheck>({ op: 'check-publish', network, task, author, moduleFile, distilledFile }, { deadlineMs: checkDeadlineMs, what: 'checking the module to publish' })
     },
     async merge (job, options) {
       options.signal?.throwIfAborted()

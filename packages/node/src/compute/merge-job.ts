@@ -6,6 +6,7 @@ import type { TaskMetrics } from './composite-metrics.ts'
 /** A module the ledger holds: enough to find, verify and place its blobs. */
 export interface ModuleRef {
   readonly cid: string
+  readonly author: string
   readonly task: string
   readonly height: number
   readonly samples: number

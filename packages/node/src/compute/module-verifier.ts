@@ -26,6 +26,7 @@ export function verifyModule (state: NetworkState, row: ModuleRef, moduleBytes: 
     const module = decodeModuleFile(moduleBytes, `module blob ${row.moduleBlob}`)
     const actual = moduleCid(module)
     if (actual !== row.cid) return new InvalidModuleError(`module blob ${row.moduleBlob}`, `holds module ${actual}, the announcement says ${row.cid}`, 'malformed')
+    if (module.author !== row.author) return new InvalidModuleError(`module ${row.cid}`, `the file names ${module.author ?? 'no author'}, the announcement's author is ${row.author}`, 'not_module_author')
     const head = headCid(module) ?? null
     if (head !== row.head) return new InvalidModuleError(`module ${row.cid}`, `task head is ${head ?? 'absent'}, the announcement says ${row.head ?? 'none'}`, 'malformed')
     return { module, context: checkFitsNetwork(state, module, task, distilledBytes, `module ${row.cid}`, `distilled set ${row.distilled}`) }

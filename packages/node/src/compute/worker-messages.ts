@@ -5,7 +5,8 @@ import type { Checkpoint, MergeJob, ModuleRef } from './merge-job.ts'
 export type WorkerRequest =
   | { readonly id: number, readonly op: 'network', readonly chain: readonly SignedManifest[] }
   | { readonly id: number, readonly op: 'verify', readonly network: string, readonly ref: ModuleRef }
-  | { readonly id: number, readonly op: 'check-publish', readonly network: string, readonly task: string, readonly moduleFile: Uint8Array, readonly distilledFile: Uint8Array }
+  | { readonly id: number, readonly op: 'check-claim', readonly network: string, readonly ref: ModuleRef }
+  | { readonly id: number, readonly op: 'check-publish', readonly network: string, readonly task: string, readonly author: string, readonly moduleFile: Uint8Array, readonly distilledFile: Uint8Array }
   | { readonly id: number, readonly op: 'merge', readonly job: MergeJob, readonly cancel: SharedArrayBuffer }
 
 /** An error as it crosses the thread boundary: its stable code, and the InvalidModuleError reason. */

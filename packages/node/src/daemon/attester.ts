@@ -27,6 +27,13 @@ export function summaryHeight (summary: Pick<MergeSummary, 'inputs'>): number {
   return summary.inputs.reduce((h, i) => Math.max(h, i.height), 0)
 }
 
+/** The input that sets a state's height (the smallest CID among ties); null for the empty state. */
+export function summaryTip (summary: Pick<MergeSummary, 'inputs'>): string | null {
+  const height = summaryHeight(summary)
+  const at = summary.inputs.filter(i => i.height === height).map(i => i.cid).sort()
+  return at[0] ?? null
+}
+
 export function createAttester (components: AttesterComponents): Attester {
   const { network, ledger, identity, events, records, log } = components
   return {
@@ -54,6 +61,7 @@ export function createAttester (components: AttesterComponents): Attester {
         height,
         modulesHash: cidListHash(cids),
         moduleCount: cids.length,
+        tip: summaryTip(summary),
         stateRoot: summary.stateRoot,
         engine: ENGINE_VERSION,
         createdAt: Date.now()

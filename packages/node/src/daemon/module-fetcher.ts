@@ -1,6 +1,9 @@
 // Gets the blobs of admitted modules and turns them ready: a bounded queue, a few fetches at once,
 // peers asked in order (where the announcement came from, then its author, then everyone), retries
 // with backoff, penalties for peers that send bad bytes, and verification on a compute thread.
+// The module blob comes first and settles who the module belongs to (its file names its author,
+// and the author is part of its CID): a claim by anyone else is dropped before its other blobs
+// are asked for, so a false claim can neither hold another member's module nor stall it.
 import type { PeerId } from '@libp2p/interface'
 import { HashMismatchError, TooLargeError } from '@medforge/protocol'
 import type { VerifyOutcome } from '../compute/compute-engine.ts'
@@ -18,9 +21,9 @@ import type { CountRefusal } from './refusals.ts'
 
 export interface ModuleFetcherComponents {
   readonly network: string
-  readonly ledger: Pick<Ledger, 'getModule' | 'modules' | 'setModuleStatus' | 'markReady'>
+  readonly ledger: Pick<Ledger, 'getModule' | 'modules' | 'setModuleStatus' | 'markReady' | 'markVerified'>
   readonly blobs: Pick<BlobStore, 'get' | 'putVerified' | 'size'>
-  readonly compute: Pick<Compute, 'verify'>
+  readonly compute: Pick<Compute, 'verify' | 'checkClaim'>
   readonly events: Pick<DaemonEvents, 'emit'>
   readonly penalties: Pick<PeerPenalties, 'penalize'>
   readonly countRefusal: CountRefusal
@@ -30,6 +33,10 @@ export interface ModuleFetcherComponents {
   readonly fetchBlob: (peer: PeerId, cid: string, options: { maxBytes: number, signal: AbortSignal }) => Promise<Uint8Array>
   readonly maxModuleBytes: () => number
   readonly onReady: (cid: string) => void
+  /** A claim proven false is dropped (why: `reason`); true when another announcement now claims the module. */
+  readonly dropClaim: (row: ModuleRow, reason: string) => boolean
+  /** The module is now known to be its recorded author's (revocations that waited for that apply). */
+  readonly onVerified: (cid: string) => void
   readonly log: (line: string) => void
 }
 
@@ -140,8 +147,10 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
     if (row?.status !== 'fetching') return
     const failed = new Set<string>()
     const moduleBytes = await getBlob(row.moduleBlob, row, failed)
-    const distilledBytes = moduleBytes === undefined ? undefined : await getBlob(row.distilled, row, failed)
-    if (moduleBytes === undefined || distilledBytes === undefined) { retryLater(cid); return }
+    if (moduleBytes === undefined) { retryLater(cid); return }
+    if (!row.verified && !await settleClaim(row)) return
+    const distilledBytes = await getBlob(row.distilled, row, failed)
+    if (distilledBytes === undefined) { retryLater(cid); return }
     retries.delete(cid)
     let verdict: VerifyOutcome
     try {
@@ -169,6 +178,24 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
     heardFrom.delete(cid)
     events.emit('module-ready', { network, cid })
     components.onReady(cid)
+  }
+
+  /** True when the row's claim is the author's own; otherwise drops it (and refetches for the next claim). */
+  async function settleClaim (row: ModuleRow): Promise<boolean> {
+    const claim = await compute.checkClaim(network, moduleRef(row))
+    const now = ledger.getModule(network, row.cid)
+    if (now?.recordCid !== row.recordCid) return false // replaced meanwhile: the next pass checks the new claim
+    if (claim.ok) {
+      ledger.markVerified(network, row.cid)
+      components.onVerified(row.cid)
+      return true
+    }
+    countRefusal(claim.reason, claim.message, 'gossip')
+    penalties.penalize(row.author, PENALTY.invalidModule)
+    log(`claim of ${row.author.slice(-8)} on module ${row.cid.slice(-12)} dropped: ${claim.message}`)
+    retries.delete(row.cid)
+    if (components.dropClaim(row, claim.message)) queueMicrotask(() => { enqueue(row.cid) })
+    return false
   }
 
   function fetchMissing (): void {

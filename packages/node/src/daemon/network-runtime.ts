@@ -26,6 +26,7 @@ import { createPublisher } from './publisher.ts'
 import type { PublishRequest } from './publisher.ts'
 import { createRecordHandler } from './record-handler.ts'
 import type { RecordHandlerInit } from './record-handler.ts'
+import { applyWaitingRevocations, dropFalseClaim } from './record-effects.ts'
 import { refusalCounter } from './refusals.ts'
 import type { RecordSource } from './refusals.ts'
 
@@ -95,6 +96,8 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     fetchBlob: async (peer, cid, opts) => await fetchBlob(libp2p, peer, cid, opts),
     maxModuleBytes: () => state.manifest.limits.maxModuleBytes,
     onReady: () => { void scheduler.schedule() },
+    dropClaim: (row, reason) => ledger.transaction(() => dropFalseClaim(ledger, row, reason)),
+    onVerified: cid => { if (ledger.transaction(() => applyWaitingRevocations(ledger, network, cid))) void scheduler.schedule() },
     log
   }, options.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: options.fetchTimeoutMs })
 
@@ -138,7 +141,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     compute,
     blobs,
     head,
-    announced: (task, parentRoot) => ledger.announcedModules(network, identity.peerId, task, parentRoot),
+    announced: (task, height) => ledger.announcedModules(network, identity.peerId, task, height),
     records,
     gossip: gossip(() => state.topics.modules),
     events,

@@ -24,8 +24,8 @@ export interface PublisherComponents {
   readonly compute: Pick<Compute, 'checkPublish'>
   readonly blobs: Pick<BlobStore, 'putVerified'>
   readonly head: () => { stateRoot: string, height: number }
-  /** Modules this institution already announced for a task on a parent root. */
-  readonly announced: (task: string, parentRoot: string) => string[]
+  /** Modules this institution already announced for a task at a height. */
+  readonly announced: (task: string, height: number) => string[]
   readonly records: Pick<RecordHandler, 'handle'>
   readonly gossip: (bytes: Uint8Array) => Promise<void>
   readonly events: Pick<DaemonEvents, 'emit'>
@@ -51,16 +51,16 @@ export function createPublisher (components: PublisherComponents): Publisher {
       }
       const size = request.moduleFile.length + request.distilledFile.length
       if (size > state.manifest.limits.maxModuleBytes) throw new InvalidModuleError('publish', `module and distilled set are ${size} bytes, the network's limit is ${state.manifest.limits.maxModuleBytes}`, 'too_large')
-      const checked = await compute.checkPublish(network, request.task, request.moduleFile, request.distilledFile)
-      const moduleBlob = blobs.putVerified(checked.moduleBlob, request.moduleFile)
+      const checked = await compute.checkPublish(network, request.task, identity.peerId, request.moduleFile, request.distilledFile)
+      const moduleBlob = blobs.putVerified(checked.moduleBlob, checked.moduleFile)
       const distilled = blobs.putVerified(checked.distilled, request.distilledFile)
-      // A second module for the same task on the same parent would be equivocation (both lost):
+      // A second module for the same task at the same height would be equivocation (both lost):
       // when this site's previous one is still being merged, wait for the head to move past it.
       let parent = components.head()
       const deadline = Date.now() + (components.waitMs ?? DEFAULT_PUBLISH_WAIT_MS)
-      while (components.announced(request.task, parent.stateRoot).some(m => m !== checked.module)) {
+      while (components.announced(request.task, parent.height + 1).some(m => m !== checked.module)) {
         if (Date.now() > deadline) {
-          throw new InvalidModuleError('publish', `this institution's previous ${request.task} module on state ${parent.stateRoot} is not merged yet; publish again once it is (two on one parent would be equivocation)`, 'malformed')
+          throw new InvalidModuleError('publish', `this institution's previous ${request.task} module at height ${parent.height + 1} is not merged yet; publish again once it is (two at one height would be equivocation)`, 'malformed')
         }
         await new Promise(resolve => setTimeout(resolve, 100))
         parent = components.head()

@@ -11,7 +11,7 @@ import type { DaemonEvents } from './events.ts'
 import { validationContext } from './network-state.ts'
 import type { NetworkState } from './network-state.ts'
 import type { PendingPool } from './pending-pool.ts'
-import { applyAnnouncement, applyAttestation, applyEquivocation, applyRevocation } from './record-effects.ts'
+import { applyAnnouncement, applyAttestation, applyEquivocation, applyRevocation, rootsProvenBy } from './record-effects.ts'
 import type { CountRefusal, RecordSource } from './refusals.ts'
 
 export interface RecordHandlerComponents {
@@ -62,7 +62,8 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
       isKnownRecord: (cid: string) => ledger.hasRecord(cid),
       rootHeight: (root: string) => ledger.rootHeight(network, root),
       isComputedRoot: (root: string) => ledger.rootComputed(network, root),
-      equivocates: (r: ModuleAnnouncement) => ledger.announcedModules(network, r.author, r.task, r.parentRoot).some(m => m !== r.module),
+      moduleAuthor: (module: string) => { const row = ledger.getModule(network, module); return row?.verified === true ? row.author : undefined },
+      equivocates: (r: ModuleAnnouncement) => ledger.announcedModules(network, r.author, r.task, r.height).some(m => m !== r.module),
       ...(source === 'gossip' ? { maxAgeMs: maxGossipAgeMs } : {})
     }
   }
@@ -124,9 +125,10 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
       case 'module-announcement':
         log(`module ${record.module.slice(-12)} (${record.task}, height ${record.height}) from ${record.author.slice(-8)} via ${source}`)
         components.onAnnouncement(record.module, from)
+        for (const root of ledger.transaction(() => rootsProvenBy(ledger, network, record.module))) release(root)
         break
       case 'state-attestation':
-        if (applyAttestation(ledger, record)) release(record.stateRoot)
+        for (const root of ledger.transaction(() => applyAttestation(ledger, record))) release(root)
         events.emit('attestation', { network, author: record.author, stateRoot: record.stateRoot, height: record.height })
         break
       case 'revocation':

@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS modules (
   reason TEXT,
   admitted_at INTEGER NOT NULL,
   bytes INTEGER,
+  verified INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (network, cid)
 );
 CREATE TABLE IF NOT EXISTS roots (
@@ -33,6 +34,13 @@ CREATE TABLE IF NOT EXISTS roots (
   root TEXT NOT NULL,
   height INTEGER NOT NULL,
   PRIMARY KEY (network, root)
+);
+CREATE TABLE IF NOT EXISTS root_claims (
+  network TEXT NOT NULL,
+  root TEXT NOT NULL,
+  height INTEGER NOT NULL,
+  tip TEXT NOT NULL,
+  PRIMARY KEY (network, tip, root, height)
 );
 CREATE TABLE IF NOT EXISTS computed_roots (
   network TEXT NOT NULL,
@@ -77,7 +85,8 @@ CREATE TABLE IF NOT EXISTS announcements (
   author TEXT NOT NULL,
   task TEXT NOT NULL,
   parent_root TEXT NOT NULL,
-  module TEXT NOT NULL
+  module TEXT NOT NULL,
+  height INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS announcements_by_author ON announcements(network, author, task, parent_root);
 CREATE TABLE IF NOT EXISTS refusals (

@@ -3,61 +3,17 @@
 // attestations, Fusion checkpoints, merge history and refusal counts.
 import { SCHEMA } from './ledger-schema.ts'
 import { DatabaseSync } from 'node:sqlite'
-import type { SQLInputValue, StatementSync } from 'node:sqlite'
+import type { StatementSync } from 'node:sqlite'
+import { moduleRow } from './ledger-rows.ts'
+import type { AttestationRow, CheckpointRow, MergeRow, ModuleRow, ModuleStatus, Row } from './ledger-rows.ts'
 
-export type ModuleStatus = 'fetching' | 'ready' | 'invalid' | 'revoked'
+export type { AttestationRow, CheckpointRow, MergeRow, ModuleRow, ModuleStatus } from './ledger-rows.ts'
 
-export interface ModuleRow {
-  readonly network: string
-  readonly cid: string
-  readonly recordCid: string
-  readonly task: string
-  readonly height: number
-  readonly author: string
-  readonly moduleBlob: string
-  readonly distilled: string
-  readonly head: string | null
-  readonly samples: number
-  readonly parentRoot: string
-  readonly status: ModuleStatus
-  readonly reason: string | null
-  readonly admittedAt: number
-  readonly bytes: number | null
-}
+/** Attested roots waiting for an unknown tip module: beyond this, new ones are not kept (sync brings them again). */
+const MAX_ROOT_CLAIMS = 10_000
 
-export interface AttestationRow {
-  readonly network: string
-  readonly author: string
-  readonly recordCid: string
-  readonly stateRoot: string
-  readonly height: number
-  readonly moduleCount: number
-  readonly createdAt: number
-  readonly receivedAt: number
-}
-
-export interface MergeRow {
-  readonly network: string
-  readonly stateRoot: string
-  readonly moduleCount: number
-  readonly height: number
-  readonly method: string
-  readonly modules: readonly string[]
-  readonly details: unknown
-  readonly startedAt: number
-  readonly finishedAt: number
-}
-
-export interface CheckpointRow {
-  readonly network: string
-  readonly prefix: string
-  readonly count: number
-  readonly blob: string
-  readonly steps: string
-}
-
-
-type Row = Record<string, SQLInputValue>
+/** The announcement that makes a claim on a module: everything its row records of it. */
+export type ModuleClaim = Omit<ModuleRow, 'status' | 'reason' | 'admittedAt' | 'bytes' | 'verified'>
 
 export class Ledger {
   readonly path: string
@@ -73,6 +29,15 @@ export class Ledger {
     // replicated by the network and comes back through sync. FULL would fsync every commit.
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;')
     this.db.exec(SCHEMA)
+    this.migrate()
+  }
+
+  /** Columns added since the first schema, for ledgers created before them. */
+  private migrate (): void {
+    const has = (table: string, column: string): boolean => (this.db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some(c => c.name === column)
+    if (!has('modules', 'verified')) this.db.exec("ALTER TABLE modules ADD COLUMN verified INTEGER NOT NULL DEFAULT 0; UPDATE modules SET verified = 1 WHERE status = 'ready'")
+    if (!has('announcements', 'height')) this.db.exec('ALTER TABLE announcements ADD COLUMN height INTEGER NOT NULL DEFAULT 0')
+    this.db.exec('CREATE INDEX IF NOT EXISTS announcements_by_height ON announcements(network, author, task, height); CREATE INDEX IF NOT EXISTS announcements_by_module ON announcements(network, module)')
   }
 
   private sql (text: string): StatementSync {
@@ -122,20 +87,29 @@ export class Ledger {
     return Number((this.sql('SELECT COUNT(*) AS n FROM records WHERE network = ?').get(network) as Row).n)
   }
 
+  recordsOfType (network: string, type: string): Uint8Array[] {
+    return (this.sql('SELECT bytes FROM records WHERE network = ? AND type = ? ORDER BY seq').all(network, type) as Row[]).map(r => r.bytes as Uint8Array)
+  }
+
   getRecordBytes (cid: string): Uint8Array | undefined {
     return (this.sql('SELECT bytes FROM records WHERE cid = ?').get(cid) as Row | undefined)?.bytes as Uint8Array | undefined
   }
 
   /**
    * Admits a module. A module CID counts once per network: when announced twice, the announcement
-   * with the lower (height, record CID) wins, so every peer keeps the same one whatever the order.
+   * with the lower (height, record CID) wins, so every peer keeps the same one whatever the order;
+   * once the module is known to be its author's (verified), only that author's claims compete.
    * Returns true when this announcement is now the one on record.
    */
-  admitModule (m: Omit<ModuleRow, 'status' | 'reason' | 'admittedAt' | 'bytes'>): boolean {
+  admitModule (m: ModuleClaim): boolean {
     const existing = this.getModule(m.network, m.cid)
     if (existing !== undefined) {
+      if (!this.isClaim(existing.recordCid)) {
+        this.replaceClaim(m.network, m.cid, m) // the claim on record was proven false and dropped
+        return true
+      }
       const wins = m.height < existing.height || (m.height === existing.height && m.recordCid < existing.recordCid)
-      if (!wins) return false
+      if (!wins || (existing.verified && m.author !== existing.author)) return false
       this.sql('UPDATE modules SET record_cid = ?, task = ?, height = ?, author = ?, module_blob = ?, distilled = ?, head = ?, samples = ?, parent_root = ? WHERE network = ? AND cid = ?')
         .run(m.recordCid, m.task, m.height, m.author, m.moduleBlob, m.distilled, m.head, m.samples, m.parentRoot, m.network, m.cid)
       return true
@@ -147,14 +121,39 @@ export class Ledger {
   }
 
   /** Every signed announcement seen (admitted or kept as evidence), for the equivocation rule. */
-  indexAnnouncement (a: { recordCid: string, network: string, author: string, task: string, parentRoot: string, module: string }): void {
-    this.sql('INSERT OR IGNORE INTO announcements (record_cid, network, author, task, parent_root, module) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(a.recordCid, a.network, a.author, a.task, a.parentRoot, a.module)
+  indexAnnouncement (a: { recordCid: string, network: string, author: string, task: string, parentRoot: string, height: number, module: string }): void {
+    this.sql('INSERT OR IGNORE INTO announcements (record_cid, network, author, task, parent_root, height, module) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(a.recordCid, a.network, a.author, a.task, a.parentRoot, a.height, a.module)
   }
 
-  /** Modules the author announced for this task on this parent root. */
-  announcedModules (network: string, author: string, task: string, parentRoot: string): string[] {
-    return (this.sql('SELECT DISTINCT module FROM announcements WHERE network = ? AND author = ? AND task = ? AND parent_root = ? ORDER BY module').all(network, author, task, parentRoot) as Row[]).map(r => String(r.module))
+  /** Modules the author announced for this task at this height. */
+  announcedModules (network: string, author: string, task: string, height: number): string[] {
+    return (this.sql('SELECT DISTINCT module FROM announcements WHERE network = ? AND author = ? AND task = ? AND height = ? ORDER BY module').all(network, author, task, height) as Row[]).map(r => String(r.module))
+  }
+
+  /** The records of every announcement still claiming a module (for choosing among them again). */
+  claimRecords (network: string, module: string): Uint8Array[] {
+    return (this.sql('SELECT r.bytes FROM announcements a JOIN records r ON r.cid = a.record_cid WHERE a.network = ? AND a.module = ? ORDER BY a.record_cid').all(network, module) as Row[]).map(r => r.bytes as Uint8Array)
+  }
+
+  /** Forgets a claim proven false: it no longer competes for its module (the record stays). */
+  dropClaim (recordCid: string): void {
+    this.sql('DELETE FROM announcements WHERE record_cid = ?').run(recordCid)
+  }
+
+  private isClaim (recordCid: string): boolean {
+    return this.sql('SELECT 1 FROM announcements WHERE record_cid = ?').get(recordCid) !== undefined
+  }
+
+  /** Puts another claim on record for a module, to be fetched and checked from scratch. */
+  replaceClaim (network: string, cid: string, m: ModuleClaim): void {
+    this.sql("UPDATE modules SET record_cid = ?, task = ?, height = ?, author = ?, module_blob = ?, distilled = ?, head = ?, samples = ?, parent_root = ?, status = 'fetching', reason = NULL, verified = 0 WHERE network = ? AND cid = ?")
+      .run(m.recordCid, m.task, m.height, m.author, m.moduleBlob, m.distilled, m.head, m.samples, m.parentRoot, network, cid)
+  }
+
+  /** The module blob was checked to be this module by its recorded author. */
+  markVerified (network: string, cid: string): void {
+    this.sql('UPDATE modules SET verified = 1 WHERE network = ? AND cid = ?').run(network, cid)
   }
 
   setModuleStatus (network: string, cid: string, status: ModuleStatus, reason: string | null = null, bytes: number | null = null): void {
@@ -181,6 +180,19 @@ export class Ledger {
   /** A root a peer attested, at the height it claims (first claim kept); true when new. */
   addRoot (network: string, root: string, height: number): boolean {
     return Number(this.sql('INSERT OR IGNORE INTO roots (network, root, height) VALUES (?, ?, ?)').run(network, root, height).changes) > 0
+  }
+
+  /** An attested root whose tip module is not known yet: it waits for that module (bounded per network). */
+  addRootClaim (network: string, root: string, height: number, tip: string): void {
+    if (Number((this.sql('SELECT COUNT(*) AS n FROM root_claims WHERE network = ?').get(network) as Row).n) >= MAX_ROOT_CLAIMS) return
+    this.sql('INSERT OR IGNORE INTO root_claims (network, root, height, tip) VALUES (?, ?, ?, ?)').run(network, root, height, tip)
+  }
+
+  /** The roots waiting for this tip module, removed from the waiting list. */
+  takeRootClaims (network: string, tip: string): Array<{ root: string, height: number }> {
+    const rows = (this.sql('SELECT root, height FROM root_claims WHERE network = ? AND tip = ?').all(network, tip) as Row[]).map(r => ({ root: String(r.root), height: Number(r.height) }))
+    this.sql('DELETE FROM root_claims WHERE network = ? AND tip = ?').run(network, tip)
+    return rows
   }
 
   /** A root this node computed (a merge, the genesis): its height overrides any attested one. True when new. */
@@ -262,25 +274,5 @@ export class Ledger {
 
   refusals (network: string): Record<string, number> {
     return Object.fromEntries((this.sql('SELECT code, count FROM refusals WHERE network = ? ORDER BY code').all(network) as Row[]).map(r => [String(r.code), Number(r.count)]))
-  }
-}
-
-function moduleRow (r: Row): ModuleRow {
-  return {
-    network: String(r.network),
-    cid: String(r.cid),
-    recordCid: String(r.record_cid),
-    task: String(r.task),
-    height: Number(r.height),
-    author: String(r.author),
-    moduleBlob: String(r.module_blob),
-    distilled: String(r.distilled),
-    head: r.head === null ? null : String(r.head),
-    samples: Number(r.samples),
-    parentRoot: String(r.parent_root),
-    status: String(r.status) as ModuleStatus,
-    reason: r.reason === null ? null : String(r.reason),
-    admittedAt: Number(r.admitted_at),
-    bytes: r.bytes === null ? null : Number(r.bytes)
   }
 }
