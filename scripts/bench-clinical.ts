@@ -2,7 +2,8 @@
 // pneumonia hospitals with label-skewed shards, one breast-ultrasound clinic) on the frozen,
 // fractal-pretrained base model, distils their sets, merges with every method and evaluates every
 // composite on the official test splits; also the composite after each asynchronous arrival, and
-// what pretraining buys over a randomly initialised frozen backbone.
+// what pretraining buys over a randomly initialised frozen backbone, and what the frozen probe head
+// buys over a head trained with the adapter (the ablation of issue 13's class anchors).
 // Every cell is a mean ± sd over seeds (the LoRA initialisation and the distillation noise; the
 // sites' data is fixed), with a bootstrap 95% interval of the AUC on the first seed's predictions.
 //   node scripts/bench-clinical.ts [--seeds 3] [--backend wasm|cpu] [--no-write] [--json] [--epochs N]
@@ -38,11 +39,11 @@ interface Trained { site: typeof SITES[number], module: LoraModule, context: Vit
 /** Seed 0 keeps the historical seeds (the site's name), so its numbers compare with earlier runs. */
 const seedOf = (site: typeof SITES[number], seed: number): string => seed === 0 ? site.name : `${site.name}|seed-${seed}`
 
-async function trainSite (site: typeof SITES[number], backbone: { weights: VitWeights, cid: string }, withDistill: boolean, seed = 0): Promise<Trained> {
+async function trainSite (site: typeof SITES[number], backbone: { weights: VitWeights, cid: string }, withDistill: boolean, seed = 0, head: 'probe' | 'joint' = 'probe'): Promise<Trained> {
   const shard = siteShard(site.task, site.index, site.of, site.alpha === undefined ? {} : { alpha: site.alpha })
   const classes = CLINICAL_TASKS.get(site.task)!.labels.length
   const t0 = performance.now()
-  const result = await trainLora(tf, backbone, shard.train, shard.val, { classes, rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'], epochs, patience: 3, seed: seedOf(site, seed) })
+  const result = await trainLora(tf, backbone, shard.train, shard.val, { classes, rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'], epochs, patience: 3, seed: seedOf(site, seed), head })
   const trainSeconds = (performance.now() - t0) / 1000
   let context: VitContext = { inputs: new Float32Array(), labels: new Int32Array() }
   let distillSeconds = 0
@@ -115,11 +116,32 @@ for (let seed = 0; seed < seeds; seed++) {
   }
 }
 
+// What the probe head buys: the first seed's sites with the head trained jointly with the adapter
+// (the recipe before issue 13), singles and the two Fusion composites.
+const ablation = new Map<string, Row>()
+{
+  const joint: Trained[] = []
+  for (const site of SITES) {
+    const t = await trainSite(site, base, true, 0, 'joint')
+    joint.push(t)
+    const row = ablation.get(site.name) ?? newRow(`${site.name} module alone (${site.task}), joint head`)
+    record(row, site.task, predictOnSplit(tf, base.weights, t.module, t.module.heads, site.task), 1)
+    ablation.set(site.name, row)
+  }
+  const inputs: MergeInput<VitContext>[] = joint.map(t => ({ module: t.module, height: t.site.height, task: t.site.task, sampleCount: t.samples, context: t.context, label: t.site.name }))
+  for (const m of methods.filter(x => x.method.name === 'medforge-fusion' || (x.method.name === 'medforge-fusion-product' && x.method.objective === 'kl'))) {
+    const result = await mergeModules(inputs, m.method, { evaluator })
+    const row = newRow(`composite: ${m.label}, joint heads`)
+    for (const task of tasks) record(row, task, compositeTaskPredictions(tf, base.weights, result, task), 1)
+    ablation.set(m.label, row)
+  }
+}
+
 // What pretraining buys: the first seed's sites trained on a randomly initialised frozen backbone.
 const random = { weights: initVitWeights(VIT_TINY, 'random-backbone'), cid: 'random-init' }
 const pretrainRows: string[] = []
 for (const site of [SITES[0], SITES[1]]) {
-  const r = await trainSite(site, random, false)
+  const r = await trainSite(site, random, false, 0, 'probe')
   const p = firstSeed.find(t => t.site === site)!
   pretrainRows.push(`| ${site.name} (${site.task}) | ${f3(r.test.accuracy)} | ${f3(r.test.auc)} | ${f3(p.test.accuracy)} | ${f3(p.test.auc)} |`)
 }
@@ -128,7 +150,7 @@ const baselineRow = `| published ResNet-18 (28), trained centrally on all data |
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, backend ${tf.getBackend()}`
 say(`### bench:clinical — ${new Date().toISOString().slice(0, 10)}, ${machine}, ${seeds} seed(s)`)
 say()
-say(`Base model ${base.cid} (medforge-vit-tiny/v1, FractalDB-pretrained, frozen); LoRA r=4, alpha 8 on q_proj and v_proj; up to ${epochs} epochs with early stopping on each site's validation shard; 10 distilled images per class. Test = official MedMNIST v2 test splits (pneumonia 624 images, breast 156). Each cell: mean ± sd over ${seeds} seed(s) (LoRA initialisation and distillation noise; the sites' data is fixed); AUC cells add [a bootstrap 95% interval] on the first seed's test predictions.`)
+say(`Base model ${base.cid} (medforge-vit-tiny/v1, FractalDB-pretrained, frozen); LoRA r=4, alpha 8 on q_proj and v_proj, trained against a frozen head (a linear probe fitted on the frozen base first); up to ${epochs} epochs with early stopping on each site's validation shard; 10 distilled images per class. Test = official MedMNIST v2 test splits (pneumonia 624 images, breast 156). Each cell: mean ± sd over ${seeds} seed(s) (LoRA initialisation and distillation noise; the sites' data is fixed); AUC cells add [a bootstrap 95% interval] on the first seed's test predictions.`)
 say()
 say('Sites (shards of the official train split; label skew by Dirichlet(0.5) between the two pneumonia hospitals; first seed):')
 say()
@@ -151,6 +173,12 @@ for (const name of folding) {
   say('|---|---|---|---|---|---|')
   for (const [k, r] of arrivals.get(name)!.entries()) say(rowLine(r, tasks, [coefficients.get(name)![k]!.join(' ')]))
 }
+say()
+say('What the frozen probe head buys: the same sites (first seed) with the head trained jointly with the adapter, the recipe before issue 13 (compare with the rows above):')
+say()
+say('| model | pneumonia ACC | pneumonia AUC | breast ACC | breast AUC |')
+say('|---|---|---|---|---|')
+for (const r of ablation.values()) say(rowLine(r, tasks))
 say()
 say('What pretraining buys (same shards, same recipe, first seed, test ACC / AUC of the single-site module):')
 say()

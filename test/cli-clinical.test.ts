@@ -39,8 +39,8 @@ describe('medforge data / train / eval', { timeout: 180_000 }, () => {
 
   it('refuses bad input with a message: unknown task, corrupt shard, missing DP delta', () => {
     const unknown = medforge('train', '--task', 'retina', '--site', '0/1', '--out', join(dir, 'x'))
-    assert.equal(unknown.status, 1)
-    assert.match(unknown.stderr, /unknown task "retina"/)
+    assert.equal(unknown.status, 2, 'a usage error: the task needs the network\'s registry')
+    assert.match(unknown.stderr, /unknown task "retina": give the network's manifest \(--manifest NET.json or --data-dir DIR\)/)
     const corrupt = join(dir, 'corrupt.npz')
     writeFileSync(corrupt, 'PK\u0003\u0004 this is not really a zip')
     const bad = medforge('train', '--task', 'breast', '--data', corrupt, '--out', join(dir, 'y'))

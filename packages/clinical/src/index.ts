@@ -3,6 +3,11 @@
 // here alone, and is loaded only when a command trains or evaluates (loadTf), never by the daemon.
 export * from './errors.ts'
 export * from './data/npz.ts'
+export * from './data/image-set.ts'
+export * from './data/image-decode.ts'
+export * from './data/resize.ts'
+export * from './data/dataset.ts'
+export * from './data/synthetic-dataset.ts'
 export * from './data/npz-writer.ts'
 export * from './data/medmnist.ts'
 export * from './data/shards.ts'

@@ -21,7 +21,14 @@ export const MEMBER_ROLES = ['contributor', 'observer', 'admin'] as const
 export type MemberRole = typeof MEMBER_ROLES[number]
 
 export interface Member { readonly peerId: string, readonly name: string, readonly roles: readonly MemberRole[] }
-export interface TaskSpec { readonly id: string, readonly modality: string, readonly labels: readonly string[], readonly metric: string }
+/** What a task's images are: grey (1 channel) or RGB (3), and the side of the square the model takes. */
+export interface TaskInput { readonly channels: 1 | 3, readonly size: number }
+
+/**
+ * A task of the network's registry: its classes by name (label i is labels[i], two or more), its
+ * metric, and its input (grey at the base model's size when absent, as the first networks had).
+ */
+export interface TaskSpec { readonly id: string, readonly modality: string, readonly labels: readonly string[], readonly metric: string, readonly input?: TaskInput }
 
 export interface ManifestBody {
   readonly protocol: string
@@ -104,7 +111,16 @@ export function parseManifestBody (value: unknown): ManifestBody {
   const base = asObject(o.baseModel, WHAT, 'baseModel')
   const tasks = asList(o.tasks, 'tasks', 64).map(t => {
     const to = asObject(t, WHAT, 'task')
-    return { id: str(to, 'id', WHAT, 64), modality: str(to, 'modality', WHAT, 64), labels: strList(to, 'labels', WHAT, 1000), metric: str(to, 'metric', WHAT, 64) }
+    onlyKeys(to, ['id', 'modality', 'labels', 'metric', 'input'], `${WHAT} task`)
+    const task: TaskSpec = { id: str(to, 'id', WHAT, 64), modality: str(to, 'modality', WHAT, 64), labels: strList(to, 'labels', WHAT, 1000), metric: str(to, 'metric', WHAT, 64) }
+    if (task.labels.length < 2) throw new MalformedError(WHAT, `task "${task.id}" needs at least two classes`)
+    unique([...task.labels], `class of task "${task.id}"`)
+    if (to.input === undefined) return task
+    const input = asObject(to.input, WHAT, 'task input')
+    onlyKeys(input, ['channels', 'size'], `${WHAT} task input`)
+    const channels = int(input, 'channels', WHAT, 1)
+    if (channels !== 1 && channels !== 3) throw new MalformedError(WHAT, `task "${task.id}" input channels must be 1 (grey) or 3 (RGB), got ${channels}`)
+    return { ...task, input: { channels: channels as 1 | 3, size: int(input, 'size', WHAT, 1, 4096) } }
   })
   if (tasks.length === 0) throw new MalformedError(WHAT, 'a network needs at least one task')
   unique(tasks.map(t => t.id), 'task id')

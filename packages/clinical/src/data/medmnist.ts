@@ -1,4 +1,4 @@
-// The clinical tasks: MedMNIST v2 subsets vendored in the repository's data/ folder (CC BY 4.0,
+// The demo tasks: MedMNIST v2 subsets vendored in the repository's data/ folder (CC BY 4.0,
 // see data/NOTICE.md). Images are 28x28 uint8 grayscale; labels are class indices.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -6,6 +6,11 @@ import { InvalidDatasetError, InvalidNpzError } from '../errors.ts'
 import { parseNpz } from './npz.ts'
 import { shardIndices } from './shards.ts'
 import type { NpyArray } from './npz.ts'
+import { subset } from './image-set.ts'
+import type { ImageSet } from './image-set.ts'
+
+export type { ImageSet } from './image-set.ts'
+export { classCounts, subset } from './image-set.ts'
 
 export interface ClinicalTask {
   readonly id: string
@@ -21,14 +26,6 @@ export const CLINICAL_TASKS: ReadonlyMap<string, ClinicalTask> = new Map([
   ['breast', { id: 'breast', file: 'breastmnist.npz', modality: 'breast-ultrasound', labels: ['malignant', 'normal-or-benign'], baseline: { auc: 0.901, acc: 0.863 } }]
 ])
 
-export interface ImageSet {
-  /** n x 28 x 28 uint8, row-major. */
-  readonly images: Uint8Array
-  readonly labels: Int32Array
-  readonly count: number
-  readonly side: number
-}
-
 export type SplitName = 'train' | 'val' | 'test'
 
 /** The repository's data folder (override with MEDFORGE_DATA_DIR). */
@@ -42,11 +39,15 @@ export function clinicalTask (id: string): ClinicalTask {
   return task
 }
 
-/** Checks and converts one images/labels pair of arrays. */
+/**
+ * Checks and converts one images/labels pair of MedMNIST-format arrays: images uint8
+ * (n, side, side) grey or (n, side, side, 3) colour, labels (n, 1) or (n) class indices.
+ */
 export function imageSetFrom (images: NpyArray | undefined, labels: NpyArray | undefined, classes: number, source: string): ImageSet {
   if (images === undefined || labels === undefined) throw new InvalidNpzError(source, 'missing an images or labels array')
-  if (images.dtype !== 'u1' || images.shape.length !== 3 || images.shape[1] !== images.shape[2]) {
-    throw new InvalidNpzError(source, `images must be uint8 (n, side, side), got ${images.dtype} (${images.shape.join(', ')})`)
+  const colour = images.shape.length === 4 && images.shape[3] === 3
+  if (images.dtype !== 'u1' || !(images.shape.length === 3 || colour) || images.shape[1] !== images.shape[2]) {
+    throw new InvalidNpzError(source, `images must be uint8 (n, side, side) or (n, side, side, 3), got ${images.dtype} (${images.shape.join(', ')})`)
   }
   const n = images.shape[0]!
   const flatLabels = labels.shape.length === 2 && labels.shape[1] === 1 ? labels.shape[0] : labels.shape.length === 1 ? labels.shape[0] : -1
@@ -57,7 +58,7 @@ export function imageSetFrom (images: NpyArray | undefined, labels: NpyArray | u
     if (!Number.isInteger(v) || v < 0 || v >= classes) throw new InvalidNpzError(source, `label ${i} is ${v}, not a class index below ${classes}`)
     out[i] = v
   }
-  return { images: images.data as Uint8Array, labels: out, count: n, side: images.shape[1]! }
+  return { images: images.data as Uint8Array, labels: out, count: n, side: images.shape[1]!, channels: colour ? 3 : 1 }
 }
 
 const cache = new Map<string, Map<string, NpyArray>>()
@@ -78,24 +79,6 @@ export function loadSplit (taskId: string, split: SplitName): ImageSet {
     cache.set(path, arrays)
   }
   return imageSetFrom(arrays.get(`${split}_images`), arrays.get(`${split}_labels`), task.labels.length, `${path} ${split}`)
-}
-
-/** Selects rows of an image set. */
-export function subset (set: ImageSet, indices: readonly number[]): ImageSet {
-  const px = set.side * set.side
-  const images = new Uint8Array(indices.length * px)
-  const labels = new Int32Array(indices.length)
-  indices.forEach((idx, i) => {
-    images.set(set.images.subarray(idx * px, (idx + 1) * px), i * px)
-    labels[i] = set.labels[idx]!
-  })
-  return { images, labels, count: indices.length, side: set.side }
-}
-
-export function classCounts (set: ImageSet, classes: number): number[] {
-  const counts = new Array<number>(classes).fill(0)
-  for (const l of set.labels) counts[l]!++
-  return counts
 }
 
 /**

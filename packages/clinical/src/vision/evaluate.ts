@@ -1,6 +1,7 @@
 // Clinical evaluation of a module (or a composite with a task head) on a task's official split.
 import { loadSplit } from '../data/medmnist.ts'
 import type { SplitName } from '../data/medmnist.ts'
+import type { ImageSet } from '../data/image-set.ts'
 import type { LoraModule } from '@medforge/merge-core'
 import { Xoshiro128, loraScaling, mixProbabilities } from '@medforge/merge-core'
 import { classificationMetrics } from './metrics.ts'
@@ -31,10 +32,20 @@ export interface SplitPredictions { readonly probabilities: Float64Array, readon
 
 /** Predictions of the base model with `adapter` (LoRA, may be undefined) and `head`, on a split. */
 export function predictOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): SplitPredictions {
-  const { inputs, labels, count } = splitInputs(task, split)
+  return predictOnInputs(tf, weights, adapter, head, splitInputs(task, split), task)
+}
+
+/** Metrics of the base model with `adapter` and `head` on a site's own image set. */
+export function evaluateOnSet (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, set: ImageSet): ClassificationMetrics {
+  const p = predictOnInputs(tf, weights, adapter, head, { inputs: toInputs(set), labels: set.labels, count: set.count }, 'image set')
+  return classificationMetrics(p.probabilities, p.classes, p.labels)
+}
+
+function predictOnInputs (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, data: { inputs: Float32Array, labels: Int32Array, count: number }, what: string): SplitPredictions {
+  const { inputs, labels, count } = data
   const vit = createTfVit(tf, weights)
   const headTensors = headToTensors(tf, head)
-  if (headTensors === undefined) throw new InvalidAdapterError(task, 'no classifier head to evaluate with')
+  if (headTensors === undefined) throw new InvalidAdapterError(what, 'no classifier head to evaluate with')
   const lora = adapter === undefined ? undefined : moduleToTensors(tf, adapter).lora
   try {
     const probs = predictTf(vit, inputs, count, headTensors, lora, adapter === undefined ? 1 : loraScaling(adapter.config))

@@ -6,7 +6,14 @@ import {
   readKeyFile, restrictKeyFile, signManifest, topics, verifyManifestChain, MEMBER_ROLES, checkSignatures
 } from '@medforge/protocol'
 import type { MemberRole, SignedManifest } from '@medforge/protocol'
+import { VIT_ARCHITECTURE, VIT_TINY } from '@medforge/clinical'
 import { UsageError } from './usage-error.ts'
+
+/** The side of the images a base model takes (a task's input size). */
+function imageSizeOf (architecture: string): number {
+  if (architecture !== VIT_ARCHITECTURE) throw new UsageError(`a task input (grey or rgb) is for image models; ${architecture} is not one`)
+  return VIT_TINY.imageSize
+}
 
 export const KEYS_HELP = `medforge keys — institution keys (Ed25519; the same key is the daemon's libp2p identity)
 
@@ -19,7 +26,9 @@ export const NETWORK_HELP = `medforge network — network manifests (a consortiu
   medforge network create --name NAME --base-model ARCH@WEIGHTS_CID --task SPEC... --member SPEC...
                           --out FILE [--quorum N] [--rank R] [--alpha A] [--targets q_proj,v_proj]
                           [--method medforge-fusion] [--bootstrap MULTIADDR]... [--key FILE]
-      --task ID:MODALITY:LABEL,LABEL[:METRIC]      e.g. pneumonia:chest-xray:normal,pneumonia:auc
+      --task ID:MODALITY:LABEL,LABEL[,LABEL...][:METRIC[:grey|rgb]]
+                   e.g. pneumonia:chest-xray:normal,pneumonia:auc  or  retina:fundus:0,1,2,3,4:auc:rgb
+                   (the classes in label order; the input grey or RGB at the base model's size)
       --member PEER_ID:NAME[:ROLE,ROLE] or --member KEY_FILE   roles: ${MEMBER_ROLES.join(', ')}
       --key FILE   sign the new manifest right away
   medforge network sign MANIFEST --key FILE [--out FILE]   add a member's signature
@@ -88,7 +97,7 @@ export async function networkCommand (args: string[]): Promise<void> {
       `merge      ${current.merge.method} ${JSON.stringify(current.merge.params)}`,
       `limits     module ${current.limits.maxModuleBytes} bytes, message ${current.limits.maxMessageBytes} bytes`,
       'tasks',
-      ...current.tasks.map(t => `  ${t.id.padEnd(12)} ${t.modality.padEnd(20)} labels ${t.labels.join(', ')}  metric ${t.metric}`),
+      ...current.tasks.map(t => `  ${t.id.padEnd(12)} ${t.modality.padEnd(20)} labels ${t.labels.join(', ')}  metric ${t.metric}  input ${t.input === undefined || t.input.channels === 1 ? 'grey' : 'RGB'}${t.input === undefined ? '' : ` ${t.input.size}x${t.input.size}`}`),
       'members',
       ...current.members.map(m => `  ${m.peerId}  ${m.name}  (${m.roles.join(', ')})${valid.includes(m.peerId) ? '  signed' : ''}`),
       ...(revoked.size > 0 ? ['revoked', ...[...revoked].map(p => `  ${p}`)] : []),
@@ -113,9 +122,11 @@ async function networkCreate (args: string[]): Promise<void> {
   const [architecture, weights] = values['base-model'].split('@')
   if (architecture === undefined || weights === undefined || architecture === '' || weights === '') throw new UsageError('--base-model must be ARCH@WEIGHTS_CID')
   const tasks = (values.task ?? []).map(spec => {
-    const [id, modality, labels, metric] = spec.split(':')
-    if (id === undefined || modality === undefined || labels === undefined) throw new UsageError(`--task "${spec}" must be ID:MODALITY:LABEL,LABEL[:METRIC]`)
-    return { id, modality, labels: labels.split(','), metric: metric ?? 'auc' }
+    const [id, modality, labels, metric, input] = spec.split(':')
+    if (id === undefined || modality === undefined || labels === undefined) throw new UsageError(`--task "${spec}" must be ID:MODALITY:LABEL,LABEL[:METRIC[:grey|rgb]]`)
+    if (input !== undefined && input !== 'grey' && input !== 'rgb') throw new UsageError(`--task "${spec}": the input is grey or rgb, got "${input}"`)
+    const task = { id, modality, labels: labels.split(','), metric: metric ?? 'auc' }
+    return input === undefined ? task : { ...task, input: { channels: input === 'rgb' ? 3 as const : 1 as const, size: imageSizeOf(architecture) } }
   })
   const members = (values.member ?? []).map(spec => {
     if (existsSync(spec)) {

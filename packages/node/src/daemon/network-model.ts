@@ -86,6 +86,9 @@ function vitModel (manifest: ManifestBody): NetworkModel {
   const base = loadBaseWeights()
   const c = base.weights.config
   const expected = loraLayers(c, manifest.lora.targets)
+  // Any channel count reaches the model as three channels; the size must be the model's own.
+  const wrongSize = manifest.tasks.find(t => t.input !== undefined && t.input.size !== c.imageSize)
+  if (wrongSize !== undefined) throw new NotJoinedError(`task "${wrongSize.id}" takes ${wrongSize.input!.size}-pixel images; ${VIT_ARCHITECTURE} takes ${c.imageSize}`)
   const evaluator = vitEvaluator(base)
   return {
     architecture: VIT_ARCHITECTURE,
