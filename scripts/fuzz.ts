@@ -40,7 +40,7 @@ const hostileModules: fc.Arbitrary<Uint8Array> = fc.record({
   [`${h.layer}.lora_B.weight`, { shape: [6, 2], data: new Float32Array(12).fill(0.01) }]
 ]), { metadata: { 'medforge.format': 'medforge-module/v1', 'medforge.lora_config': JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: h.targets, rank_pattern: h.rankPattern, alpha_pattern: h.alphaPattern }) } }))
 const targets: Target[] = [
-  { name: 'records (DAG-CBOR)', seeds: [encodeRecord(records.announcement), encodeRecord(records.attestation), encodeRecord(records.revocation)], decode: decodeRecord, typed: protocolTyped },
+  { name: 'records (DAG-CBOR)', seeds: [encodeRecord(records.announcement), encodeRecord(records.attestation), encodeRecord(records.revocation), encodeRecord(records.revision)], decode: decodeRecord, typed: protocolTyped },
   { name: 'stream frames', seeds: [encodeFrame(new Uint8Array(40).fill(7)), encodeBlobRequest({ cid: records.announcement.moduleBlob })], decode: b => decodeFrame(b, 4096), typed: protocolTyped },
   { name: 'blob request', seeds: [encodeBlobRequest({ cid: records.announcement.moduleBlob }).subarray(1)], decode: decodeBlobRequest, typed: protocolTyped },
   { name: 'blob response header', seeds: [encodeBlobResponseHeader({ status: 'ok', size: 12, message: '' }).subarray(1)], decode: decodeBlobResponseHeader, typed: protocolTyped },

@@ -7,7 +7,7 @@ import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePee
 import { genesis, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const ids = await identities()
-const { announcement, attestation, revocation } = await sampleRecords(ids)
+const { announcement, attestation, revocation, revision } = await sampleRecords(ids)
 const g = await genesis(ids)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const golden = {
@@ -18,6 +18,7 @@ const golden = {
   moduleAnnouncement: hex(encodeRecord(announcement)),
   stateAttestation: hex(encodeRecord(attestation)),
   revocation: hex(encodeRecord(revocation)),
+  manifestRevision: hex(encodeRecord(revision)),
   blobRequest: hex(encodeBlobRequest({ cid: announcement.moduleBlob })),
   blobResponseHeader: hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })),
   syncRequest: hex(encodeSyncRequest({ network: announcement.network, after: 17, limit: 64 })),

@@ -53,6 +53,7 @@ function handler (state: NetworkState) {
     pending: createPendingPool(),
     onAnnouncement: (module, from) => { announced.push({ module, ...(from === undefined ? {} : { from }) }) },
     onInputsChanged: () => { changed++ },
+    onRevision: async () => {},
     log: () => {}
   })
   return { records, ledger, announced, refusals, changed: () => changed }

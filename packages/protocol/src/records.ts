@@ -5,6 +5,8 @@ import { MalformedError } from './errors.ts'
 import type { Identity } from './identity.ts'
 import { asObject, bytes, int, onlyKeys, str } from './schema.ts'
 import type { Obj } from './schema.ts'
+import { parseManifestBody } from './manifest.ts'
+import type { SignedManifest } from './manifest.ts'
 
 export interface ModuleAnnouncement {
   readonly type: 'module-announcement'
@@ -60,13 +62,33 @@ export interface Revocation {
   readonly signatures: readonly RevocationSignature[]
 }
 
-export type SignedRecord = ModuleAnnouncement | StateAttestation | Revocation
+/**
+ * A manifest revision on the wire: gossiped by whoever hands it to its daemon, served by sync to
+ * late joiners, applied by every member once it verifies (quorum of the parent's governing
+ * members, next in the chain). Its signatures are the manifest's own.
+ */
+export interface ManifestRevision {
+  readonly type: 'manifest-revision'
+  readonly network: string
+  readonly manifest: SignedManifest
+}
+
+export type SignedRecord = ModuleAnnouncement | StateAttestation | Revocation | ManifestRevision
 export type RecordType = SignedRecord['type']
-export const RECORD_TYPES: readonly RecordType[] = ['module-announcement', 'state-attestation', 'revocation']
+export const RECORD_TYPES: readonly RecordType[] = ['module-announcement', 'state-attestation', 'revocation', 'manifest-revision']
 
 type Unsigned<T> = T extends Revocation ? Omit<T, 'signatures'> : Omit<T, 'signature'>
 
-export function unsigned<T extends SignedRecord> (record: T): Unsigned<T> {
+/** Who a record speaks for: its author, a revocation's first signer, a revision's first signer. */
+export function recordAuthor (record: SignedRecord): string {
+  switch (record.type) {
+    case 'revocation': return record.signatures[0]?.peerId ?? record.moduleAuthor
+    case 'manifest-revision': return record.manifest.signatures[0]?.peerId ?? ''
+    default: return record.author
+  }
+}
+
+export function unsigned<T extends ModuleAnnouncement | StateAttestation | Revocation> (record: T): Unsigned<T> {
   const copy: Record<string, unknown> = { ...record }
   delete copy.signature
   delete copy.signatures
@@ -102,6 +124,7 @@ export function decodeRecord (data: Uint8Array): SignedRecord {
     case 'module-announcement': return parseAnnouncement(o)
     case 'state-attestation': return parseAttestation(o)
     case 'revocation': return parseRevocation(o)
+    case 'manifest-revision': return parseRevision(o)
     default: throw new MalformedError('record', `unknown type ${JSON.stringify(type)}`)
   }
 }
@@ -151,6 +174,29 @@ function parseAttestation (o: Obj): StateAttestation {
     createdAt: int(o, 'createdAt', A),
     author: str(o, 'author', A, 128),
     signature: bytes(o, 'signature', A, 64)
+  }
+}
+
+const M = 'manifest-revision'
+function parseRevision (o: Obj): ManifestRevision {
+  onlyKeys(o, ['type', 'network', 'manifest'], M)
+  const m = asObject(o.manifest, M, 'manifest')
+  onlyKeys(m, ['body', 'signatures'], M)
+  const body = parseManifestBody(m.body)
+  if (body.revision === 0) throw new MalformedError(M, 'a genesis manifest is not a revision')
+  const sigs = m.signatures
+  if (!Array.isArray(sigs) || sigs.length === 0 || sigs.length > 1000) throw new MalformedError(M, 'signatures must be a non-empty list')
+  return {
+    type: 'manifest-revision',
+    network: str(o, 'network', M, 128),
+    manifest: {
+      body,
+      signatures: sigs.map(s => {
+        const so = asObject(s, M, 'signature')
+        onlyKeys(so, ['peerId', 'signature'], M)
+        return { peerId: str(so, 'peerId', M, 128), signature: str(so, 'signature', M, 200) }
+      })
+    }
   }
 }
 

@@ -4,11 +4,12 @@
 import { signingBytes } from './canonical.ts'
 import { accept, ignore, reject } from './codes.ts'
 import type { ValidationResult } from './codes.ts'
-import { MalformedError } from './errors.ts'
 import { publicKeyOfPeerId } from './identity.ts'
-import type { Member } from './manifest.ts'
+import { MalformedError, ManifestVerificationError } from './errors.ts'
+import { manifestCid, verifyManifestChain } from './manifest.ts'
+import type { Member, SignedManifest } from './manifest.ts'
 import { decodeRecord, recordCid, unsigned } from './records.ts'
-import type { ModuleAnnouncement, Revocation, SignedRecord, StateAttestation } from './records.ts'
+import type { ManifestRevision, ModuleAnnouncement, Revocation, SignedRecord, StateAttestation } from './records.ts'
 
 export interface ValidationContext {
   /** The network CID this topic belongs to. */
@@ -17,6 +18,8 @@ export interface ValidationContext {
   readonly revoked: ReadonlySet<string>
   readonly quorum: number
   readonly tasks: ReadonlySet<string>
+  /** The manifest chain this node runs (genesis first): what a revision must extend. */
+  readonly chain?: readonly SignedManifest[]
   readonly maxMessageBytes: number
   readonly now: number
   /** How far in the future a createdAt may be (clock skew), default 5 minutes; beyond an hour it is rejected. */
@@ -84,6 +87,7 @@ export async function validateRecord (data: Uint8Array, ctx: ValidationContext):
     case 'module-announcement': return await checkAnnouncement(record, ctx)
     case 'state-attestation': return await checkAttestation(record, ctx)
     case 'revocation': return await checkRevocation(record, ctx)
+    case 'manifest-revision': return await checkManifestRevision(record, ctx)
   }
 }
 
@@ -139,6 +143,28 @@ async function checkAttestation (r: StateAttestation, ctx: ValidationContext): P
   if (time !== undefined) return time
   if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
   if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  return accept(r)
+}
+
+/**
+ * A revision is applied in order: one already applied is a duplicate, one further ahead waits for
+ * its parent (parent_unknown), the next one must verify against the chain (signatures of a quorum
+ * of the parent's governing members, allowed changes) or is provably bad.
+ */
+async function checkManifestRevision (r: ManifestRevision, ctx: ValidationContext): Promise<Result<ManifestRevision>> {
+  const body = r.manifest.body
+  if (r.network !== ctx.network || body.network !== ctx.network) return reject('unknown_network', `revision is for network ${body.network ?? r.network}`, r)
+  const chain = ctx.chain ?? []
+  const current = chain.at(-1)?.body
+  if (current === undefined) return ignore('parent_unknown', 'this node has no manifest chain to extend', r)
+  if (ctx.isKnownRecord(recordCid(r)) || body.revision <= current.revision) return ignore('duplicate', `revision ${body.revision} is already applied (this node runs revision ${current.revision})`, r)
+  if (body.revision > current.revision + 1 || body.parent !== manifestCid(current)) return ignore('parent_unknown', `revision ${body.revision} follows ${body.parent ?? 'nothing'}; this node runs revision ${current.revision}`, r)
+  try {
+    await verifyManifestChain([...chain, r.manifest])
+  } catch (err) {
+    if (err instanceof ManifestVerificationError) return reject('not_authorized', err.message, r)
+    throw err
+  }
   return accept(r)
 }
 

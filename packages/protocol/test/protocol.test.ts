@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
+import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
 import type { ManifestBody, Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
 import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from './samples.ts'
 
@@ -23,7 +23,7 @@ describe('golden byte vectors', () => {
     assert.equal(manifestCid(g.body), golden.manifestCid)
     assert.deepEqual(g.signatures, golden.manifestSignatures)
   })
-  for (const [key, record] of [['moduleAnnouncement', records.announcement], ['stateAttestation', records.attestation], ['revocation', records.revocation]] as const) {
+  for (const [key, record] of [['moduleAnnouncement', records.announcement], ['stateAttestation', records.attestation], ['revocation', records.revocation], ['manifestRevision', records.revision]] as const) {
     it(`${key} encodes to the committed bytes and decodes back`, () => {
       assert.equal(hex(encodeRecord(record)), golden[key])
       assert.deepEqual(decodeRecord(unhex(golden[key])), record)
@@ -173,6 +173,25 @@ describe('validation', () => {
     }
   })
 
+  it('manifest revisions on the wire: applied in order, only with a quorum', async () => {
+    const g = await genesis(ids)
+    const bytes = encodeRecord(records.revision)
+    assert.equal((await validateRecord(bytes, context({ chain: [g] }))).verdict, 'accept')
+    const expect = async (ctx: ValidationContext, data: Uint8Array, verdict: string, code: string): Promise<void> => {
+      const r = await validateRecord(data, ctx)
+      assert.deepEqual([r.verdict, r.code], [verdict, code], r.detail)
+    }
+    await expect(context({ chain: [g, records.revision.manifest] }), bytes, 'ignore', 'duplicate')
+    await expect(context({ chain: [g], isKnownRecord: () => true }), bytes, 'ignore', 'duplicate')
+    const ahead = { ...records.revision, manifest: { ...records.revision.manifest, body: { ...records.revision.manifest.body, revision: 2, parent: manifestCid(records.revision.manifest.body) } } }
+    await expect(context({ chain: [g] }), encodeRecord(ahead), 'ignore', 'parent_unknown')
+    const oneSignature = { ...records.revision, manifest: { ...records.revision.manifest, signatures: records.revision.manifest.signatures.slice(0, 1) } }
+    await expect(context({ chain: [g] }), encodeRecord(oneSignature), 'reject', 'not_authorized')
+    await expect(context({ chain: [g], network: 'bafyreiother' }), bytes, 'reject', 'unknown_network')
+    const genesisAsRevision = { ...records.revision, manifest: g }
+    await expect(context({ chain: [g] }), encodeRecord(genesisAsRevision as never), 'reject', 'malformed')
+  })
+
   it('a quorum may revoke anyone\'s module', async () => {
     let r = await addRevocationSignature({ ...records.revocation, moduleAuthor: ids[2]!.peerId, signatures: [] }, ids[0]!)
     assert.equal((await validateRevocation(encodeRecord(r), context())).code, 'not_authorized')
@@ -214,7 +233,7 @@ describe('decoders under random input', () => {
     ['sync response', b => decodeSyncResponse(b, 1024)],
     ['peer advert', decodePeerAdvert]
   ]
-  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), unhex(golden.syncResponse), unhex(golden.blobRequest), unhex(golden.peerAdvert)]
+  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), encodeRecord(records.revision), unhex(golden.syncResponse), unhex(golden.blobRequest), unhex(golden.peerAdvert)]
   for (const [name, decode] of decoders) {
     it(`${name}: random and mutated bytes give only typed errors`, () => {
       fc.assert(fc.property(fc.oneof(

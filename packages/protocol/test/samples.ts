@@ -1,7 +1,7 @@
 // Fixed identities and records for golden vectors and validation tests. Ed25519 signatures are
 // deterministic, so the same seeds give the same bytes everywhere.
 import { addRevocationSignature, manifestCid, newIdentity, signManifest, signRecord } from '../src/index.ts'
-import type { Identity, ManifestBody, ModuleAnnouncement, PeerAdvert, Revocation, SignedManifest, StateAttestation } from '../src/index.ts'
+import type { Identity, ManifestBody, ManifestRevision, ModuleAnnouncement, PeerAdvert, Revocation, SignedManifest, StateAttestation } from '../src/index.ts'
 
 export async function identities (): Promise<Identity[]> {
   return await Promise.all([1, 2, 3, 4].map(i => newIdentity(new Uint8Array(32).fill(i))))
@@ -36,7 +36,24 @@ export async function genesis (ids: Identity[]): Promise<SignedManifest> {
   return await signManifest(m, ids[1]!)
 }
 
-export async function sampleRecords (ids: Identity[]): Promise<{ announcement: ModuleAnnouncement, attestation: StateAttestation, revocation: Revocation, network: string }> {
+/** Revision 1 of the genesis: a colour 5-class task and a fourth member, signed by a quorum (two). */
+export async function sampleRevision (ids: Identity[]): Promise<ManifestRevision> {
+  const g = genesisBody(ids)
+  const network = manifestCid(g)
+  const body: ManifestBody = {
+    ...g,
+    revision: 1,
+    network,
+    parent: network,
+    tasks: [...g.tasks, { id: 'retina', modality: 'fundus', labels: ['0', '1', '2', '3', '4'], metric: 'auc', input: { channels: 3, size: 28 } }],
+    members: [...g.members, { peerId: ids[3]!.peerId, name: 'Institution 4', roles: ['contributor'] }],
+    createdAt: 1_790_000_500_000
+  }
+  const manifest = await signManifest(await signManifest({ body, signatures: [] }, ids[0]!), ids[1]!)
+  return { type: 'manifest-revision', network, manifest }
+}
+
+export async function sampleRecords (ids: Identity[]): Promise<{ announcement: ModuleAnnouncement, attestation: StateAttestation, revocation: Revocation, revision: ManifestRevision, network: string }> {
   const network = manifestCid(genesisBody(ids))
   const announcement = await signRecord<ModuleAnnouncement>({
     type: 'module-announcement',
@@ -71,7 +88,7 @@ export async function sampleRecords (ids: Identity[]): Promise<{ announcement: M
     reason: 'trained on the wrong split',
     createdAt: 1_790_000_300_000
   }, ids[0]!)
-  return { announcement, attestation, revocation, network }
+  return { announcement, attestation, revocation, revision: await sampleRevision(ids), network }
 }
 
 export function samplePeerAdvert (ids: Identity[]): PeerAdvert {

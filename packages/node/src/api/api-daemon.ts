@@ -35,4 +35,5 @@ export interface ApiDaemon {
   blockPeer (peerId: string): Promise<void>
   unblockPeer (peerId: string): void
   applyRevision (revision: SignedManifest): Promise<{ network: string, revision: number, revoked: string[] }>
+  publishRevision (revision: SignedManifest): Promise<{ network: string, revision: number, revoked: string[] }>
 }

@@ -143,7 +143,8 @@ export async function createHttpApi ({ daemon, listen, token, allowedHosts = [] 
       case 'POST /network/revision': {
         if (!authorised(req)) throw new HttpError(401, 'POST /network/revision needs the bearer token')
         const text = (await readBody(req, 4 * 1024 * 1024)).toString('utf8')
-        return await daemon.applyRevision(decodeManifestFile(text))
+        // Applied here and gossiped: every member applies it (once it verifies against its chain).
+        return await daemon.publishRevision(decodeManifestFile(text))
       }
       case 'POST /modules': {
         if (!authorised(req)) throw new HttpError(401, 'POST /modules needs "Authorization: Bearer <token>" (the token is in the data directory\'s api-token file)')

@@ -12,9 +12,9 @@ import { callApi } from './api-client.ts'
 import { readModuleBundle } from './module-bundle.ts'
 import { UsageError } from './usage-error.ts'
 
-const dataDirOption = { 'data-dir': { type: 'string' as const } }
+export const dataDirOption = { 'data-dir': { type: 'string' as const } }
 
-function dataDirOf (values: { 'data-dir'?: string | undefined }): DataDir {
+export function dataDirOf (values: { 'data-dir'?: string | undefined }): DataDir {
   const dir = values['data-dir'] ?? process.env.MEDFORGE_DATA_DIR
   if (dir === undefined) throw new UsageError('--data-dir DIR is required (or set MEDFORGE_DATA_DIR)')
   return new DataDir(dir)

@@ -2,6 +2,7 @@
 import { ADAPTER_HELP, adapterInspect, adapterMerge } from './adapter-commands.ts'
 import { demo } from './demo-command.ts'
 import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-commands.ts'
+import { REVISION_HELP, networkPublishRevision, networkRevise } from './revision-commands.ts'
 import { compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
 import { TOY_HELP, toyCommand } from './toy-commands.ts'
 import { CLINICAL_HELP, dataCommand, evalCommand, trainCommand } from './clinical-commands.ts'
@@ -17,7 +18,8 @@ Commands:
   adapter inspect DIR_OR_FILE     describe a PEFT LoRA adapter and print its module CID
   adapter merge --method M ...    merge PEFT adapters deterministically (see: medforge adapter --help)
   keys new --out FILE | show FILE  institution keys (the daemon's libp2p identity)
-  network create | sign | verify  network manifests (see: medforge network --help)
+  network create | sign | verify | revise | publish-revision
+                                  network manifests and revisions (see: medforge network --help)
   init --name NAME --data-dir DIR create an institution's data directory (key, config, API token)
   network join MANIFEST --data-dir DIR   join a network (verifies the manifest chain)
   daemon --data-dir DIR [--listen MULTIADDR] [--api HOST:PORT] [--bootstrap MULTIADDR]
@@ -55,8 +57,10 @@ async function main (argv: string[]): Promise<void> {
       if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(KEYS_HELP); return }
       return await keysCommand(rest)
     case 'network':
-      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(NETWORK_HELP); return }
+      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(NETWORK_HELP + REVISION_HELP); return }
       if (rest[0] === 'join') return await networkJoin(rest.slice(1))
+      if (rest[0] === 'revise') return await networkRevise(rest.slice(1))
+      if (rest[0] === 'publish-revision') return await networkPublishRevision(rest.slice(1))
       return await networkCommand(rest)
     case 'init': return await initCommand(rest)
     case 'daemon': return await daemonCommand(rest)

@@ -5,7 +5,7 @@ import {
   DEFAULT_LIMITS, MalformedError, decodeManifestFile, genesisManifestBody, encodeKeyFile, encodeManifestFile, manifestCid, networkCid, newIdentity,
   readKeyFile, restrictKeyFile, signManifest, topics, verifyManifestChain, MEMBER_ROLES, checkSignatures
 } from '@medforge/protocol'
-import type { MemberRole, SignedManifest } from '@medforge/protocol'
+import type { Member, MemberRole, SignedManifest, TaskSpec } from '@medforge/protocol'
 import { VIT_ARCHITECTURE, VIT_TINY } from '@medforge/clinical'
 import { UsageError } from './usage-error.ts'
 
@@ -59,7 +59,7 @@ export async function keysCommand (args: string[]): Promise<void> {
   throw new UsageError(`unknown keys command "${sub ?? ''}" (new, show)`)
 }
 
-function readManifest (path: string): SignedManifest {
+export function readManifest (path: string): SignedManifest {
   if (!existsSync(path)) throw new UsageError(`no manifest at ${path}`)
   try {
     return decodeManifestFile(readFileSync(path, 'utf8'))
@@ -67,6 +67,32 @@ function readManifest (path: string): SignedManifest {
     if (err instanceof MalformedError) throw new MalformedError(`manifest ${path}`, err.message.replace(/^malformed manifest: /, ''))
     throw err
   }
+}
+
+/** --task ID:MODALITY:LABEL,LABEL[,...][:METRIC[:grey|rgb]] as a task of the registry. */
+export function parseTaskSpec (spec: string, architecture: string): TaskSpec {
+  const [id, modality, labels, metric, input] = spec.split(':')
+  if (id === undefined || modality === undefined || labels === undefined) throw new UsageError(`--task "${spec}" must be ID:MODALITY:LABEL,LABEL[:METRIC[:grey|rgb]]`)
+  if (input !== undefined && input !== 'grey' && input !== 'rgb') throw new UsageError(`--task "${spec}": the input is grey or rgb, got "${input}"`)
+  const task = { id, modality, labels: labels.split(','), metric: metric ?? 'auc' }
+  return input === undefined ? task : { ...task, input: { channels: input === 'rgb' ? 3 : 1, size: imageSizeOf(architecture) } }
+}
+
+/** --member PEER_ID:NAME[:ROLE,ROLE] or a key file (a contributor named as in the file). */
+export function parseMemberSpec (spec: string): Member {
+  if (existsSync(spec)) {
+    const key = readKeyFile(spec)
+    return { peerId: key.peerId, name: key.name ?? key.peerId.slice(-8), roles: ['contributor'] }
+  }
+  const [peerId, name, roles] = spec.split(':')
+  if (peerId === undefined || name === undefined) throw new UsageError(`--member "${spec}" must be PEER_ID:NAME[:ROLES] or a key file`)
+  return { peerId, name, roles: parseRoles(roles ?? 'contributor', spec) }
+}
+
+export function parseRoles (text: string, where: string): MemberRole[] {
+  const roles = text.split(',')
+  for (const r of roles) if (!(MEMBER_ROLES as readonly string[]).includes(r)) throw new UsageError(`${where}: unknown role "${r}" (roles: ${MEMBER_ROLES.join(', ')})`)
+  return roles as MemberRole[]
 }
 
 export async function networkCommand (args: string[]): Promise<void> {
@@ -121,22 +147,8 @@ async function networkCreate (args: string[]): Promise<void> {
   if (values.name === undefined || values.out === undefined || values['base-model'] === undefined) throw new UsageError('network create needs --name, --base-model and --out')
   const [architecture, weights] = values['base-model'].split('@')
   if (architecture === undefined || weights === undefined || architecture === '' || weights === '') throw new UsageError('--base-model must be ARCH@WEIGHTS_CID')
-  const tasks = (values.task ?? []).map(spec => {
-    const [id, modality, labels, metric, input] = spec.split(':')
-    if (id === undefined || modality === undefined || labels === undefined) throw new UsageError(`--task "${spec}" must be ID:MODALITY:LABEL,LABEL[:METRIC[:grey|rgb]]`)
-    if (input !== undefined && input !== 'grey' && input !== 'rgb') throw new UsageError(`--task "${spec}": the input is grey or rgb, got "${input}"`)
-    const task = { id, modality, labels: labels.split(','), metric: metric ?? 'auc' }
-    return input === undefined ? task : { ...task, input: { channels: input === 'rgb' ? 3 as const : 1 as const, size: imageSizeOf(architecture) } }
-  })
-  const members = (values.member ?? []).map(spec => {
-    if (existsSync(spec)) {
-      const key = readKeyFile(spec)
-      return { peerId: key.peerId, name: key.name ?? key.peerId.slice(-8), roles: ['contributor'] as MemberRole[] }
-    }
-    const [peerId, name, roles] = spec.split(':')
-    if (peerId === undefined || name === undefined) throw new UsageError(`--member "${spec}" must be PEER_ID:NAME[:ROLES] or a key file`)
-    return { peerId, name, roles: (roles?.split(',') ?? ['contributor']) as MemberRole[] }
-  })
+  const tasks = (values.task ?? []).map(spec => parseTaskSpec(spec, architecture))
+  const members = (values.member ?? []).map(parseMemberSpec)
   const num = (v: string | undefined, fallback: number, flag: string): number => {
     if (v === undefined) return fallback
     const n = Number(v)

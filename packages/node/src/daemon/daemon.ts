@@ -21,7 +21,7 @@ import { createNetworkRuntime } from './network-runtime.ts'
 import type { NetworkRuntime, NetworkRuntimeOptions } from './network-runtime.ts'
 import { createPeerPenalties } from './peer-penalties.ts'
 import { loadNetworkState } from './network-state.ts'
-import { manifestCid, peerAdvertTopic } from '@medforge/protocol'
+import { ManifestVerificationError, manifestCid, peerAdvertTopic } from '@medforge/protocol'
 import type { SignedManifest } from '@medforge/protocol'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -76,6 +76,8 @@ export interface Daemon extends ApiDaemon {
   readonly blocked: ReadonlySet<string>
   /** Applies a quorum-signed manifest revision to a running network (new members, revocations). */
   applyRevision (revision: SignedManifest): Promise<{ network: string, revision: number, revoked: string[] }>
+  /** Applies a revision here and gossips it, so that every member applies it (late joiners: by sync). */
+  publishRevision (revision: SignedManifest): Promise<{ network: string, revision: number, revoked: string[] }>
   stop (): Promise<void>
 }
 
@@ -117,7 +119,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
   const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })
   const runtimes = new Map<string, NetworkRuntime>()
-  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
+  for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, onRevision: async revision => { await daemon.applyRevision(revision) }, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
   const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
   const latency = new Map<string, number>()
   const cursors = new Map<string, number>()
@@ -207,6 +209,14 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       for (const peer of next.revoked) await libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
       log(`network ${next.network}: revision ${next.manifest.revision} applied (${next.members.size} members, ${next.revoked.size} revoked)`)
       return { network: next.network, revision: next.manifest.revision, revoked: [...next.revoked] }
+    },
+    async publishRevision (revision) {
+      const network = revision.body.network
+      const rt = network === null ? undefined : runtimes.get(network)
+      if (rt === undefined) throw new NotJoinedError(`revision ${revision.body.revision} is for network ${network ?? '(a genesis)'}, which this daemon has not joined`)
+      const result = await rt.publishRevision(revision)
+      if (result.verdict === 'reject' || result.code === 'parent_unknown') throw new ManifestVerificationError(`revision ${revision.body.revision} refused: ${result.detail ?? result.code}`)
+      return { network: rt.state.network, revision: rt.state.manifest.revision, revoked: [...rt.state.revoked] }
     },
     async stop () {
       clearInterval(timers)

@@ -3,7 +3,8 @@
 // compute thread), the attester and the publisher; plus the gossip validator that feeds them.
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import type { Identity, ModuleAnnouncement, SignedRecord, ValidationResult } from '@medforge/protocol'
+import { encodeRecord } from '@medforge/protocol'
+import type { Identity, ModuleAnnouncement, SignedManifest, SignedRecord, ValidationResult } from '@medforge/protocol'
 import { FOLDING_METHODS } from '@medforge/merge-core'
 import type { Compute } from '../compute/compute-workers.ts'
 import { DEFAULT_PEER_MESSAGES_PER_SECOND, PENALTY } from '../constants.ts'
@@ -43,6 +44,8 @@ export interface NetworkRuntimeComponents {
   readonly state: NetworkState
   readonly penalties: PeerPenalties
   readonly log: (line: string) => void
+  /** A verified revision arrived (gossip, sync or the API): the daemon applies it to every service. */
+  readonly onRevision: (revision: SignedManifest) => Promise<void>
   readonly options?: NetworkRuntimeOptions
 }
 
@@ -67,6 +70,8 @@ export interface NetworkRuntime {
   fetchMissing (): void
   /** Announcements parked until their parent root is known. */
   readonly pendingCount: number
+  /** Validates, applies and gossips a quorum-signed revision of this network's manifest. */
+  publishRevision (revision: SignedManifest): Promise<ValidationResult<SignedRecord>>
 }
 
 export function createNetworkRuntime (components: NetworkRuntimeComponents): NetworkRuntime {
@@ -110,6 +115,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     pending,
     onAnnouncement: (module, from) => { fetcher.enqueue(module, from) },
     onInputsChanged: () => { void scheduler.schedule() },
+    onRevision: async revision => { await components.onRevision(revision) },
     log
   }, options)
 
@@ -174,6 +180,12 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     publish: publisher.publish,
     fetchMissing: fetcher.fetchMissing,
     get pendingCount () { return pending.size },
+    async publishRevision (revision) {
+      const bytes = encodeRecord({ type: 'manifest-revision', network, manifest: revision })
+      const result = await records.handle(bytes, 'local')
+      if (result.verdict === 'accept') await gossip(() => state.topics.state)(bytes).catch(err => { log(`revision not gossiped yet (${(err as Error).message}); peers will sync it`) })
+      return result
+    },
     async start () {
       stopped = false
       await compute.setNetwork(network, state.chain)

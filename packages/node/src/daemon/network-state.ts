@@ -51,6 +51,7 @@ export function validationContext (state: NetworkState, lookups: Pick<Validation
     revoked: state.revoked,
     quorum: state.manifest.quorum,
     tasks: new Set(state.tasks.keys()),
+    chain: state.chain,
     maxMessageBytes: state.manifest.limits.maxMessageBytes,
     now: Date.now(),
     ...lookups

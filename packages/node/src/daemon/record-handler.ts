@@ -2,8 +2,8 @@
 // validated once (protocol's rules, cheapest first), then applied to the ledger in one transaction.
 // Announcements whose parent is unknown wait in the pending pool; accepted ones are fetched.
 import type { PeerId } from '@libp2p/interface'
-import { recordCid, validateRecord } from '@medforge/protocol'
-import type { ModuleAnnouncement, SignedRecord, ValidationResult } from '@medforge/protocol'
+import { manifestCid, recordAuthor, recordCid, validateRecord } from '@medforge/protocol'
+import type { ModuleAnnouncement, SignedManifest, SignedRecord, ValidationResult } from '@medforge/protocol'
 import { DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE, DEFAULT_MAX_GOSSIP_AGE_MS } from '../constants.ts'
 import { createRateLimiter } from '../p2p/rate-limiter.ts'
 import type { Ledger } from '../store/ledger.ts'
@@ -24,6 +24,8 @@ export interface RecordHandlerComponents {
   readonly onAnnouncement: (module: string, from?: PeerId) => void
   /** The set of mergeable modules changed (a revocation, an equivocation). */
   readonly onInputsChanged: () => void
+  /** A verified manifest revision arrived: apply it (validation and every service see it). */
+  readonly onRevision: (revision: SignedManifest) => Promise<void>
   readonly log: (line: string) => void
 }
 
@@ -44,6 +46,9 @@ function storageErrorMessage (err: unknown): string {
   return /disk is full|SQLITE_FULL|ENOSPC/i.test(message) ? `ledger write failed: the disk is full (${message})` : `ledger write failed: ${message}`
 }
 
+/** Pending-pool key of revisions waiting for a manifest (roots and manifest CIDs never collide: the prefix). */
+const manifestKey = (cid: string | null): string => `manifest:${cid ?? ''}`
+
 export function createRecordHandler (components: RecordHandlerComponents, init: RecordHandlerInit = {}): RecordHandler {
   const { ledger, events, countRefusal, pending, log } = components
   const perMinute = init.authorAnnouncementsPerMinute ?? DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE
@@ -53,7 +58,8 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
   const limiters = {
     'module-announcement': createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute }),
     'state-attestation': createRateLimiter({ ratePerSecond: 1, burst: 60 }),
-    revocation: createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute })
+    revocation: createRateLimiter({ ratePerSecond: perMinute / 60, burst: perMinute }),
+    'manifest-revision': createRateLimiter({ ratePerSecond: 1 / 60, burst: 10 })
   }
   const maxGossipAgeMs = init.maxGossipAgeMs ?? DEFAULT_MAX_GOSSIP_AGE_MS
 
@@ -89,13 +95,14 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
     // asked for, and a late joiner must not drop part of it.
     if (result.verdict === 'accept' && result.record !== undefined && (source === 'gossip' || (source === 'sync' && result.record.type === 'module-announcement'))) {
       const r = result.record
-      const author = r.type === 'revocation' ? r.signatures[0]?.peerId ?? r.moduleAuthor : r.author
+      const author = recordAuthor(r)
       if (!limiters[r.type].take(author)) result = { verdict: 'ignore', code: 'rate_limited', detail: `${author} sends ${r.type} records faster than its rate`, record: r }
     }
     if (result.code === 'equivocation' && result.record?.type === 'module-announcement') withdrawEquivocation(result.record, bytes)
     if (result.verdict !== 'accept') {
-      if (result.code === 'parent_unknown' && result.record?.type === 'module-announcement') {
-        if (!pending.park(result.record.parentRoot, { bytes, source, ...(from === undefined ? {} : { from }) })) countRefusal('parent_unknown', 'pending pool full', source, from)
+      const waitsFor = result.code !== 'parent_unknown' ? undefined : result.record?.type === 'module-announcement' ? result.record.parentRoot : result.record?.type === 'manifest-revision' ? manifestKey(result.record.manifest.body.parent) : undefined
+      if (waitsFor !== undefined) {
+        if (!pending.park(waitsFor, { bytes, source, ...(from === undefined ? {} : { from }) })) countRefusal('parent_unknown', 'pending pool full', source, from)
       } else if (result.code !== 'duplicate' || source === 'gossip') {
         // Gossip's own seen-cache drops ordinary duplicates, so one that reaches here is a replay.
         countRefusal(result.code, result.detail ?? '', source, from, result.verdict === 'ignore' ? 'ignore' : 'reject')
@@ -107,7 +114,7 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
     let added: boolean
     try {
       added = ledger.transaction(() => {
-        if (!ledger.addRecord({ cid, network, type: record.type, author: 'author' in record ? record.author : record.moduleAuthor, bytes })) return false
+        if (!ledger.addRecord({ cid, network, type: record.type, author: recordAuthor(record), bytes })) return false
         if (record.type === 'module-announcement') applyAnnouncement(ledger, record)
         return true
       })
@@ -133,6 +140,11 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
         break
       case 'revocation':
         if (applyRevocation(ledger, record)) components.onInputsChanged()
+        break
+      case 'manifest-revision':
+        log(`manifest revision ${record.manifest.body.revision} via ${source}`)
+        await components.onRevision(record.manifest)
+        release(manifestKey(manifestCid(record.manifest.body)))
         break
     }
     return result

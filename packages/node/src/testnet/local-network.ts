@@ -50,7 +50,10 @@ export async function createLocalNetwork (spec: LocalNetworkSpec): Promise<Local
     ...[...extra].map(([name, id]) => ({ peerId: id.peerId, name, roles: ['contributor'] as MemberRole[] }))
   ]
   const body = genesisManifestBody({ ...spec, members, quorum: spec.quorum ?? 1 })
-  const manifest = await signManifest({ body, signatures: [] }, sites[0]?.identity ?? [...extra.values()][0]!)
+  // Signed by as many sites as the quorum needs (the first ones).
+  const signers = [...sites.map(x => x.identity), ...extra.values()].slice(0, Math.max(1, body.quorum))
+  let manifest: SignedManifest = { body, signatures: [] }
+  for (const signer of signers) manifest = await signManifest(manifest, signer)
   const state = await loadNetworkState([manifest])
   for (const s of sites) {
     const dd = new DataDir(s.dir)
