@@ -32,6 +32,22 @@ describe('medforge testnet', { timeout: 240_000 }, () => {
     assert.ok(existsSync(join(dir, 'hospital-a', 'bundle', 'distilled.safetensors')))
   })
 
+  it('--late-task: a revision adds a colour 5-class task and an institution while the network runs; it joins, trains, publishes and is merged', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'medforge-testnet-late-')), 'net')
+    const r = spawnSync(process.execPath, [bin, 'testnet', '--exit', '--json', '--late-task', '--institutions', '2', '--method', 'linear', '--dir', dir, '--epochs', '1', '--max-train', '96', '--ipc', '2', '--distill-iterations', '10'],
+      { cwd: root, encoding: 'utf8', timeout: 200_000 })
+    assert.equal(r.status, 0, r.stderr + r.stdout.slice(-2000))
+    const summary = JSON.parse(r.stdout) as {
+      institutions: Array<{ name: string, task: string, test: { accuracy: number, auc: number } }>,
+      composite: Record<string, { accuracy: number, auc: number }>, compositeBeforeLateSite: Record<string, { accuracy: number, auc: number } | null>, dashboards: unknown[]
+    }
+    assert.deepEqual(summary.institutions.map(i => [i.name, i.task]), [['Hospital A', 'pneumonia'], ['Hospital B', 'pneumonia'], ['Eye Clinic K', 'fundus']])
+    assert.deepEqual(Object.keys(summary.composite).sort(), ['fundus', 'pneumonia'])
+    assert.ok(summary.composite.fundus!.auc > 0.8, `the newcomer's task is served by the composite: ${JSON.stringify(summary.composite.fundus)}`)
+    assert.ok(summary.compositeBeforeLateSite.pneumonia!.auc > 0, 'the other task is reported before and after')
+    assert.equal(summary.dashboards.length, 3)
+  })
+
   it('refuses bad flags with status 2', () => {
     const r = spawnSync(process.execPath, [bin, 'testnet', '--institutions', '11'], { cwd: root, encoding: 'utf8' })
     assert.equal(r.status, 2)

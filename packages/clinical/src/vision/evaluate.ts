@@ -30,9 +30,13 @@ export function splitInputs (task: string, split: SplitName): { inputs: Float32A
 /** Class probabilities on a split: row-major [samples, classes], with the true labels. */
 export interface SplitPredictions { readonly probabilities: Float64Array, readonly classes: number, readonly labels: Int32Array }
 
+/** What to evaluate on: a split of a vendored demo task, or a site's own image set. */
+export type EvalData = SplitName | ImageSet
+
 /** Predictions of the base model with `adapter` (LoRA, may be undefined) and `head`, on a split. */
-export function predictOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): SplitPredictions {
-  return predictOnInputs(tf, weights, adapter, head, splitInputs(task, split), task)
+export function predictOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModule | undefined, head: ReadonlyMap<string, F32Tensor>, task: string, split: EvalData = 'test'): SplitPredictions {
+  const data = typeof split === 'string' ? splitInputs(task, split) : { inputs: toInputs(split), labels: split.labels, count: split.count }
+  return predictOnInputs(tf, weights, adapter, head, data, task)
 }
 
 /** Metrics of the base model with `adapter` and `head` on a site's own image set. */
@@ -67,7 +71,7 @@ export function evaluateOnSplit (tf: Tf, weights: VitWeights, adapter: LoraModul
  * Predictions of a MedForge-Mixture composite on a split: every module applied in turn with the
  * task's head, mixed with the composite's weights (mixProbabilities, as in the merge).
  */
-export function predictMixtureOnSplit (tf: Tf, weights: VitWeights, modules: readonly LoraModule[], mixWeights: readonly number[], head: ReadonlyMap<string, F32Tensor>, task: string, split: SplitName = 'test'): SplitPredictions {
+export function predictMixtureOnSplit (tf: Tf, weights: VitWeights, modules: readonly LoraModule[], mixWeights: readonly number[], head: ReadonlyMap<string, F32Tensor>, task: string, split: EvalData = 'test'): SplitPredictions {
   const each = modules.map(m => predictOnSplit(tf, weights, m, head, task, split))
   const first = each[0]!
   return { probabilities: mixProbabilities(mixWeights, each.map(p => p.probabilities), first.classes), classes: first.classes, labels: first.labels }
@@ -79,7 +83,7 @@ export function predictMixtureOnSplit (tf: Tf, weights: VitWeights, modules: rea
  * prediction (an ensemble over the task's heads). A mixture composite mixes all modules'
  * predictions with its weights under each head first. Undefined when no contributor has the task.
  */
-export function compositeTaskPredictions (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }> }, task: string, split: SplitName = 'test'): SplitPredictions | undefined {
+export function compositeTaskPredictions (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }> }, task: string, split: EvalData = 'test'): SplitPredictions | undefined {
   const heads = result.inputs.filter(i => i.task === task).map(i => i.module.heads)
   if (heads.length === 0 || result.composite.kind === 'empty') return undefined
   const ps = heads.map(h => result.composite.kind === 'mixture'
@@ -92,7 +96,7 @@ export function compositeTaskPredictions (tf: Tf, weights: VitWeights, result: {
 }
 
 /** A composite's test metrics for one task: compositeTaskPredictions, scored once. */
-export function compositeTaskMetrics (tf: Tf, weights: VitWeights, result: Parameters<typeof compositeTaskPredictions>[2], task: string, split: SplitName = 'test'): { accuracy: number, auc: number, f1: number } | undefined {
+export function compositeTaskMetrics (tf: Tf, weights: VitWeights, result: Parameters<typeof compositeTaskPredictions>[2], task: string, split: EvalData = 'test'): { accuracy: number, auc: number, f1: number } | undefined {
   const p = compositeTaskPredictions(tf, weights, result, task, split)
   if (p === undefined) return undefined
   const m = classificationMetrics(p.probabilities, p.classes, p.labels)

@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { METHOD_NAMES, readPeftAdapter } from '@medforge/merge-core'
-import { VIT_ARCHITECTURE, clinicalTask, compositeTaskMetrics, evaluateOnSplit, loadBaseWeights, loadTf } from '@medforge/clinical'
-import type { BackendName } from '@medforge/clinical'
+import { VIT_ARCHITECTURE, clinicalTask, compositeTaskMetrics, evaluateOnSet, evaluateOnSplit, loadBaseWeights, loadDataset, loadTf } from '@medforge/clinical'
+import type { BackendName, EvalData, ImageSet } from '@medforge/clinical'
 import { compositeFromDataDir } from '../daemon/composite-export.ts'
 import { DataDir } from '../store/data-dir.ts'
 import { agreeOn } from '../testnet/convergence.ts'
 import { DaemonUnreachableError, MEDFORGE_BIN, logTail, spawnDaemon } from '../testnet/daemon-process.ts'
 import { createLocalNetwork } from '../testnet/local-network.ts'
 import type { DaemonProcess } from '../testnet/daemon-process.ts'
+import { LATE_SITE_NAME, LATE_TASK, addLateSite } from '../testnet/late-task.ts'
 import { createLiveTable } from '../testnet/live-table.ts'
 import type { SiteRow } from '../testnet/live-table.ts'
 import { testnetSites } from '../testnet/testnet-plan.ts'
@@ -26,8 +27,10 @@ import { UsageError } from './usage-error.ts'
 
 export const TESTNET_HELP = `medforge testnet — a local multi-institution network in one command (npm start)
 
-  medforge testnet [--institutions N] [--method M] [--backend wasm|cpu|gpu] [--dir DIR] [--exit] [--json]
+  medforge testnet [--institutions N] [--late-task] [--method M] [--backend wasm|cpu|gpu] [--dir DIR] [--exit] [--json]
       --institutions N   1 to 10 (default 3: two pneumonia hospitals, one breast-ultrasound clinic)
+      --late-task        once they converge, the network grows: a revision adds a colour 5-class task
+                         and a new institution (generated images), which joins, trains, publishes
       --method M         the network's merge method (default medforge-fusion; ${METHOD_NAMES.join(', ')})
       --dir DIR          where keys, manifest, data directories and bundles go (default: a temp dir)
       --exit             stop everything after the summary instead of leaving the dashboards up
@@ -68,7 +71,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      institutions: { type: 'string' }, method: { type: 'string' }, backend: { type: 'string' }, dir: { type: 'string' }, exit: { type: 'boolean' }, json: { type: 'boolean' },
+      institutions: { type: 'string' }, 'late-task': { type: 'boolean' }, method: { type: 'string' }, backend: { type: 'string' }, dir: { type: 'string' }, exit: { type: 'boolean' }, json: { type: 'boolean' },
       epochs: { type: 'string' }, 'max-train': { type: 'string' }, ipc: { type: 'string' }, 'distill-iterations': { type: 'string' }, 'fusion-budget': { type: 'string' }
     }
   })
@@ -139,20 +142,20 @@ export async function testnetCommand (args: string[]): Promise<void> {
     }))
     const ticker = json ? undefined : setInterval(() => { void rows().then(r => table.render(r)) }, 500)
 
-    const trainArgs = (s: SiteState): string[] => [
-      '--task', s.task, '--site', `${s.shard.index}/${s.shard.count}`, ...(s.shard.alpha === undefined ? [] : ['--alpha', String(s.shard.alpha)]),
-      '--seed', 'testnet', '--out', s.bundle, '--backend', backend,
+    const sizeArgs = [
       ...(values.epochs === undefined ? [] : ['--epochs', values.epochs]),
       ...(values['max-train'] === undefined ? [] : ['--max-train', values['max-train']]),
       ...(values.ipc === undefined ? [] : ['--ipc', values.ipc]),
       ...(values['distill-iterations'] === undefined ? [] : ['--distill-iterations', values['distill-iterations']])
     ]
-    // Every site trains on its own shard in its own process, and publishes as soon as it is done:
-    // arrival order and timing are whatever the sites' data sizes make them.
-    await Promise.all(sites.map(async s => {
+    const trainArgs = (s: SiteState): string[] => [
+      '--task', s.task, '--site', `${s.shard.index}/${s.shard.count}`, ...(s.shard.alpha === undefined ? [] : ['--alpha', String(s.shard.alpha)]),
+      '--seed', 'testnet', '--out', s.bundle, '--backend', backend, ...sizeArgs
+    ]
+    const trainAndPublish = async (s: SiteState, args: string[]): Promise<void> => {
       s.phase = 'training'
       const t0 = performance.now()
-      await runTrain(s, trainArgs(s), line => {
+      await runTrain(s, args, line => {
         const epoch = /^\s*epoch\s+(\d+)/.exec(line)
         if (line.includes('kept epoch')) s.phase = 'distilling'
         else if (epoch !== null) s.phase = `training, epoch ${epoch[1]}`
@@ -165,36 +168,62 @@ export async function testnetCommand (args: string[]): Promise<void> {
       if (res.status !== 200) throw new Error(`${s.name} could not publish: ${JSON.stringify(res.body)}`)
       s.published = performance.now()
       s.phase = `published (height ${res.body.height})`
-    }))
+    }
+    // Every site trains on its own shard in its own process, and publishes as soon as it is done:
+    // arrival order and timing are whatever the sites' data sizes make them.
+    await Promise.all(sites.map(async s => { await trainAndPublish(s, trainArgs(s)) }))
 
     // Convergence: every daemon attests the same root over all modules.
-    const root = await agreeOn(sites.map(s => s.daemon!), sites.length, CONVERGENCE_TIMEOUT_MS, { attested: true })
+    let root = await agreeOn(sites.map(s => s.daemon!), sites.length, CONVERGENCE_TIMEOUT_MS, { attested: true })
     for (const s of sites) s.phase = 'converged'
-    if (ticker !== undefined) { clearInterval(ticker); table.render(await rows()) }
     const convergedSeconds = (performance.now() - started) / 1000
-    say()
-    say(`all ${sites.length} daemons attest state root ${root} (${convergedSeconds.toFixed(0)} s after start)`)
-
-    // The clinical numbers: each site's own module, and the composite, on the official test splits.
     const tf = await loadTf(backend)
-    const result = await compositeFromDataDir(sites[0]!.dir)
-    if (result.stateRoot !== root) throw new Error(`recomputing the composite gave ${result.stateRoot}, the network attests ${root}`)
+    const founders = sites.length
+    const firstComposite = await compositeFromDataDir(sites[0]!.dir)
+    if (firstComposite.stateRoot !== root) throw new Error(`recomputing the composite gave ${firstComposite.stateRoot}, the network attests ${root}`)
+    let result = firstComposite
+    let lateTest: ImageSet | undefined
+    if (values['late-task'] === true) {
+      // The network grows while it runs: a revision adds a task and an institution, which joins,
+      // trains on its own images and publishes; every daemon merges it.
+      const late = await addLateSite({ base, network: net.network, chain: [net.manifest], signers: net.sites.slice(0, net.manifest.body.quorum).map(x => x.identity), via: sites[0]!.daemon!, founders: sites.map(x => x.daemon!) })
+      const lateTaskSpec = { classes: LATE_TASK.labels, channels: LATE_TASK.input!.channels, side: LATE_TASK.input!.size, seed: 'testnet' }
+      lateTest = loadDataset(late.data, lateTaskSpec).test
+      const site: SiteState = { name: late.name, task: LATE_TASK.id, shard: { index: 0, count: 1, alpha: undefined }, dir: late.dir, bundle: join(late.dir, 'bundle'), phase: 'joining' }
+      sites.push(site)
+      for (const s of sites.slice(0, founders)) s.phase = 'revision 1'
+      site.daemon = await spawnDaemon(site.dir, { label: site.name, bootstrap: sites[0]!.daemon!.addresses, extraArgs: ['--sync-interval', '2000'] })
+      await trainAndPublish(site, ['--data-dir', site.dir, '--task', LATE_TASK.id, '--data', late.data, '--seed', 'testnet', '--out', site.bundle, '--backend', backend, ...sizeArgs])
+      root = await agreeOn(sites.map(s => s.daemon!), sites.length, CONVERGENCE_TIMEOUT_MS, { attested: true })
+      for (const s of sites) s.phase = 'converged'
+      result = await compositeFromDataDir(sites[0]!.dir)
+      if (result.stateRoot !== root) throw new Error(`recomputing the composite gave ${result.stateRoot}, the network attests ${root}`)
+      tasks.push({ id: LATE_TASK.id, modality: LATE_TASK.modality, labels: [...LATE_TASK.labels], metric: LATE_TASK.metric })
+    }
+    if (ticker !== undefined) { clearInterval(ticker); table.render(await rows()) }
+    say()
+    say(`all ${sites.length} daemons attest state root ${root} (${((performance.now() - started) / 1000).toFixed(0)} s after start)`)
+
+    // The clinical numbers: each site's own module, and the composite, on the test splits.
     const taskIds = tasks.map(t => t.id)
+    const testOf = (task: string): EvalData => task === LATE_TASK.id ? lateTest! : 'test'
     const siteMetrics = sites.map(s => {
       const { module } = readPeftAdapter(s.bundle)
-      const m = evaluateOnSplit(tf, baseModel.weights, module, module.heads, s.task)
+      const m = s.task === LATE_TASK.id ? evaluateOnSet(tf, baseModel.weights, module, module.heads, lateTest!) : evaluateOnSplit(tf, baseModel.weights, module, module.heads, s.task)
       return { name: s.name, task: s.task, peerId: new DataDir(s.dir).identity().peerId, samples: s.samples, trainSeconds: Math.round(s.trainSeconds ?? 0), test: { accuracy: m.accuracy, auc: m.auc, f1: m.f1 } }
     })
-    const composite = Object.fromEntries(taskIds.map(t => [t, compositeTaskMetrics(tf, baseModel.weights, result, t)]))
+    const composite = Object.fromEntries(taskIds.map(t => [t, compositeTaskMetrics(tf, baseModel.weights, result, t, testOf(t))]))
+    const before = result === firstComposite ? undefined : Object.fromEntries(taskIds.map(t => [t, compositeTaskMetrics(tf, baseModel.weights, firstComposite, t, testOf(t))]))
     const f3 = (x: number | undefined): string => x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3)
     say()
-    say(`test metrics (official MedMNIST v2 test splits; ${method} composite run with each of the task's contributors' heads, probabilities averaged):`)
+    say(`test metrics (official MedMNIST v2 test splits${lateTest === undefined ? '' : `; ${LATE_TASK.id}: the generated set's test split`}; ${method} composite run with each of the task's contributors' heads, probabilities averaged):`)
     say()
     const header = ['model', ...taskIds.flatMap(t => [`${t} ACC`, `${t} AUC`])]
     const lines: string[][] = [
       ...siteMetrics.map(s => [`${s.name} alone (${s.samples} images)`, ...taskIds.flatMap(t => t === s.task ? [f3(s.test.accuracy), f3(s.test.auc)] : ['–', '–'])]),
+      ...(before === undefined ? [] : [[`composite before ${LATE_SITE_NAME} (${firstComposite.inputs.length})`, ...taskIds.flatMap(t => [f3(before[t]?.accuracy), f3(before[t]?.auc)])]]),
       [`composite (${result.inputs.length} modules)`, ...taskIds.flatMap(t => [f3(composite[t]?.accuracy), f3(composite[t]?.auc)])],
-      ['published ResNet-18 (28), central', ...taskIds.flatMap(t => [f3(clinicalTask(t).baseline.acc), f3(clinicalTask(t).baseline.auc)])]
+      ['published ResNet-18 (28), central', ...taskIds.flatMap(t => t === LATE_TASK.id ? ['–', '–'] : [f3(clinicalTask(t).baseline.acc), f3(clinicalTask(t).baseline.auc)])]
     ]
     const widths = header.map((_, i) => Math.max(header[i]!.length, ...lines.map(l => l[i]!.length)))
     for (const l of [header, ...lines]) say(`  ${l.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join('  ')}`)
@@ -204,7 +233,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     if (json) {
       console.log(JSON.stringify({
         dir: base, network: net.network, method, stateRoot: root, converged: true, seconds: Math.round(totalSeconds), convergedSeconds: Math.round(convergedSeconds),
-        institutions: siteMetrics, composite, dashboards: sites.map(s => ({ name: s.name, url: `${s.daemon!.url}/` }))
+        institutions: siteMetrics, composite, ...(before === undefined ? {} : { compositeBeforeLateSite: before }), dashboards: sites.map(s => ({ name: s.name, url: `${s.daemon!.url}/` }))
       }, null, 2))
     }
     if (values.exit === true) return

@@ -3,7 +3,8 @@
 // ultrasound clinic (shards of BreastMNIST's).
 export interface TestnetSite {
   readonly name: string
-  readonly task: 'pneumonia' | 'breast'
+  /** The demo tasks, or a task a revision added (--late-task). */
+  readonly task: string
   /** This site's shard: index of count, Dirichlet alpha for label skew (undefined = IID). */
   readonly shard: { readonly index: number, readonly count: number, readonly alpha: number | undefined }
 }
@@ -13,7 +14,7 @@ const CLINICS = ['Clinic C', 'Clinic F', 'Clinic I']
 
 export function testnetSites (n: number): TestnetSite[] {
   if (!Number.isSafeInteger(n) || n < 1 || n > 10) throw new RangeError(`--institutions must be 1 to 10, got ${n}`)
-  const tasks = Array.from({ length: n }, (_, i) => (i % 3 === 2 ? 'breast' : 'pneumonia') as TestnetSite['task'])
+  const tasks = Array.from({ length: n }, (_, i) => i % 3 === 2 ? 'breast' : 'pneumonia')
   const pneumonia = tasks.filter(t => t === 'pneumonia').length
   const breast = tasks.length - pneumonia
   let p = 0
