@@ -80,13 +80,15 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
     }
     const targets = tf.tensor(sums.flatMap((s, cl) => Array.from(s, v => v / Math.max(releasedCounts[cl]!, 1))), [classes, c.projection])
 
-    // Synthetic grayscale images in [0, 1] through a sigmoid, initialised from seeded noise.
+    // Synthetic images in [0, 1] through a sigmoid, initialised from seeded noise: grey (one
+    // channel, replicated) for a grey task, three channels for a colour one, as the real images.
     const rng = Xoshiro128.fromString(`medforge-distill/v1|${options.seed ?? options.task}`)
     const n = ipc * classes
-    const z = tf.variable(tf.tensor(Float32Array.from({ length: n * px }, () => rng.normal() * 0.5), [n, 1, c.imageSize, c.imageSize]))
+    const ch = real.channels === 3 ? 3 : 1
+    const z = tf.variable(tf.tensor(Float32Array.from({ length: n * ch * px }, () => rng.normal() * 0.5), [n, ch, c.imageSize, c.imageSize]))
     const mean = tf.tensor(CLIP_MEAN.slice(), [1, 3, 1, 1])
     const std = tf.tensor(CLIP_STD.slice(), [1, 3, 1, 1])
-    const toModel = (): TF.Tensor => tf.div(tf.sub(tf.tile(tf.sigmoid(z), [1, 3, 1, 1]), mean), std)
+    const toModel = (): TF.Tensor => tf.div(tf.sub(ch === 1 ? tf.tile(tf.sigmoid(z), [1, 3, 1, 1]) : tf.sigmoid(z), mean), std)
     const optimizer = tf.train.adam(options.learningRate ?? 0.05)
     let last = NaN
     const iterations = options.iterations ?? 200
