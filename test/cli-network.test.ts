@@ -25,7 +25,11 @@ describe('medforge keys / network', () => {
     assert.equal(medforge('keys', 'new', '--out', join(dir, 'k1.json')).status, 2, 'refuses to overwrite a key')
     assert.equal(medforge('keys', 'show', join(dir, 'k2.json')).stdout.trim(), `${peers[1]}  Hospital 2`)
     const manifest = join(dir, 'manifest.json')
-    const create = medforge('network', 'create', '--name', 'Test Net', '--base-model', 'clip-vit-tiny@bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku',
+    // An architecture this build does not have is refused at creation, not later at join.
+    const unknown = medforge('network', 'create', '--name', 'Test Net', '--base-model', 'clip-vit-tiny@bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', '--task', 'p:x:a,b', '--member', join(dir, 'k1.json'), '--out', join(dir, 'never.json'))
+    assert.equal(unknown.status, 2)
+    assert.match(unknown.stderr, /unknown architecture "clip-vit-tiny" \(this build has medforge-vit-tiny\/v1 and toy-logistic\/v1/)
+    const create = medforge('network', 'create', '--name', 'Test Net', '--base-model', 'vit',
       '--task', 'pneumonia:chest-xray:normal,pneumonia', '--member', join(dir, 'k1.json'), '--member', join(dir, 'k2.json'), '--member', join(dir, 'k3.json'),
       '--key', join(dir, 'k1.json'), '--out', manifest)
     assert.equal(create.status, 0, create.stderr)

@@ -84,8 +84,17 @@ describe('daemons on loopback (data-free merge)', { timeout: 240_000 }, () => {
     const root4 = await agreeOn(daemons, 4)
     const modules = (await daemons[0]!.get('/modules')).modules as ModuleView[]
     assert.equal(root4, await expectedRoot(bundles, modules, { name: 'linear', weighting: 'samples' }))
-    const status = await daemons[4]!.get('/status')
-    assert.equal(status.networks[0].agreement.agree, true)
+    // Attestations travel after the merges: agreement is what every peer's latest one says.
+    await waitFor('daemon 4 hearing every peer attest its root', async () => (await daemons[4]!.get('/status')).networks[0].agreement.agree === true ? true : undefined, 20_000)
+    // /peers names where a peer listens (its identify message), not an inbound connection's ephemeral port.
+    const seen = ((await daemons[4]!.get('/peers')).peers as Array<{ peerId: string, addresses: string[], connections: string[] }>).find(p => p.peerId === daemons[0]!.peerId)
+    assert.ok(seen?.addresses.includes(daemons[0]!.addresses[0]!.replace(/\/p2p\/.*$/, '')), JSON.stringify(seen))
+    // /metrics: the agreement gauge per network, and every metric the Grafana dashboard queries.
+    const metricsText = await (await fetch(`${daemons[4]!.url}/metrics`)).text()
+    assert.match(metricsText, new RegExp(`medforge_agreement\\{network="${net.network}"\\} 1`))
+    const grafana = JSON.parse(readFileSync(join(root, 'ops', 'grafana-dashboard.json'), 'utf8')) as { panels: Array<{ targets: Array<{ expr: string }> }> }
+    const queried = new Set(grafana.panels.flatMap(p => p.targets.flatMap(t => t.expr.match(/medforge_[a-z_]+/g) ?? [])))
+    for (const name of queried) assert.ok(metricsText.includes(`# TYPE ${name.replace(/_(bucket|sum|count)$/, '')} `), `the dashboard queries ${name}, which /metrics does not serve`)
     const cli = spawnSync(process.execPath, [bin, 'status', '--data-dir', net.sites[4]!.dir], { cwd: root, encoding: 'utf8' })
     assert.equal(cli.status, 0, cli.stderr)
     assert.match(cli.stdout, new RegExp(`state root ${root4}`))

@@ -2,7 +2,7 @@
 // input's task head under task_heads/<module CID>.safetensors, and medforge-composite.json with
 // the state root, method, canonical input order and searched coefficients. Only content-derived
 // values are written, so the same module set gives the same bytes whatever order it came in.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { canonicalJson } from './canonical-json.ts'
 import { headCid } from './lora-module.ts'
@@ -31,6 +31,8 @@ export function compositeDescription (result: MergeResult): Record<string, unkno
 
 export function writeComposite (dir: string, result: MergeResult): void {
   mkdirSync(dir, { recursive: true })
+  // These folders are this function's own: a reused --out must not keep an earlier merge's files.
+  for (const owned of ['task_heads', 'modules']) rmSync(join(dir, owned), { recursive: true, force: true })
   const provenance = { 'medforge.state_root': result.stateRoot, 'medforge.engine': result.engineVersion, 'medforge.method': result.method.name }
   if (result.composite.kind === 'adapter') {
     writePeftAdapter(dir, result.composite.module, { includeHeads: false, metadata: provenance, configOverrides: { modules_to_save: null } })

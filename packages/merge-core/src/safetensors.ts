@@ -36,6 +36,8 @@ function parseHeader (bytes: Uint8Array, maxHeader: number, fail: (detail: strin
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`)
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const headerLen = view.getBigUint64(0, true)
+  // A file of another kind (text, a zip, …) reads as an absurd length: say what it is not.
+  if (headerLen > BigInt(bytes.length - 8) && bytes.length > 8 && bytes[8] !== 0x7b) fail(`not a safetensors file: its first 8 bytes give a header length of ${headerLen}, and no JSON header follows them`)
   if (headerLen > BigInt(maxHeader)) fail(`header length ${headerLen} exceeds the limit of ${maxHeader} bytes`)
   const n = Number(headerLen)
   if (n < 2) fail(`header length ${n} is too small for a JSON object`)

@@ -68,10 +68,11 @@ describe('safetensors', () => {
   it('refuses each malformed layout with a typed error naming the tensor', () => {
     const four = new Uint8Array(4)
     expectInvalid(new Uint8Array(3), /shorter than the 8-byte header length/)
-    const huge = Buffer.alloc(16); huge.writeBigUInt64LE(2n ** 40n)
+    const huge = Buffer.alloc(16); huge.writeBigUInt64LE(2n ** 40n); huge[8] = 0x7b
     expectInvalid(huge, /exceeds the limit/)
-    const past = Buffer.alloc(16); past.writeBigUInt64LE(100n)
+    const past = Buffer.alloc(16); past.writeBigUInt64LE(100n); past[8] = 0x7b
     expectInvalid(past, /runs past the end/)
+    expectInvalid(new TextEncoder().encode('{"peft_type": "LORA", "r": 4} is a config, not weights'), /not a safetensors file: its first 8 bytes give a header length of \d+, and no JSON header follows/)
     expectInvalid(file({}, four, '[1,2]  '), /does not start with/)
     expectInvalid(file({}, four, '{"a":  '), /not valid JSON/)
     expectInvalid(file({}, new Uint8Array(8), '{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}'), /more than once/, 't')

@@ -38,11 +38,18 @@ describe('HTTP API', () => {
     const status = await (await fetch(`${daemon.api.url}/status`)).json() as { peerId: string, networks: Array<{ stateRoot: string, moduleCount: number }> }
     assert.equal(status.peerId, daemon.peerId)
     assert.equal(status.networks[0]!.moduleCount, 0)
-    assert.equal((await fetch(`${daemon.api.url}/nope`)).status, 404)
+    const nope = await fetch(`${daemon.api.url}/nope`)
+    assert.deepEqual([nope.status, ((await nope.json()) as { code: string }).code], [404, 'ERR_NOT_FOUND'])
+    // An unknown network is a 404 on every endpoint, /status included.
+    for (const path of ['/status', '/modules', '/composite']) {
+      const res = await fetch(`${daemon.api.url}${path}?network=bafyreiunknownnetwork`)
+      assert.deepEqual([res.status, ((await res.json()) as { code: string }).code], [404, 'ERR_NOT_JOINED'], path)
+    }
   })
 
   it('refuses writes without the token, and bad bodies with the reason', async () => {
-    assert.equal((await post('/modules', { task: 'a', module: b64(encodeModuleFile(module)), distilled: b64(distilled) }, false)).status, 401)
+    const unauthorised = await post('/modules', { task: 'a', module: b64(encodeModuleFile(module)), distilled: b64(distilled) }, false)
+    assert.deepEqual([unauthorised.status, unauthorised.json.code], [401, 'ERR_UNAUTHORIZED'])
     assert.equal((await post('/modules', 'not json')).status, 400)
     const unknownTask = await post('/modules', { task: 'zzz', module: b64(encodeModuleFile(module)), distilled: b64(distilled) })
     assert.equal(unknownTask.status, 422)

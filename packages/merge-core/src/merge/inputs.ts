@@ -2,7 +2,7 @@
 // rules that must hold before any arithmetic happens.
 import { IncompatibleModulesError, InvalidMergeOptionsError } from '../errors.ts'
 import { identityConfig } from '../lora-config.ts'
-import { moduleCid } from '../lora-module.ts'
+import { headCid, moduleCid } from '../lora-module.ts'
 import type { LoraModule } from '../lora-module.ts'
 import { canonicalJson } from '../canonical-json.ts'
 import { formatShape, sameShape } from '../tensor.ts'
@@ -47,6 +47,10 @@ export function canonicalOrder<D> (inputs: readonly MergeInput<D>[]): OrderedInp
     if (seen !== undefined) {
       if (seen.height !== input.height || seen.weight !== input.weight) {
         throw new InvalidMergeOptionsError(`module ${cid} is given twice with different heights or weights`)
+      }
+      // The head is not part of the module CID: keeping either would depend on the input order.
+      if (headCid(seen.module) !== headCid(input.module)) {
+        throw new InvalidMergeOptionsError(`module ${cid} is given twice with different task heads (${seen.label ?? 'one'} and ${input.label ?? 'another'}): merge them under distinct LoRA factors, or give one head`)
       }
       continue
     }

@@ -11,7 +11,10 @@ import type { Ledger } from '../store/ledger.ts'
 export interface PeerInfo {
   readonly peerId: string
   readonly name: string | null
+  /** Where the peer listens (as its identify message says): the addresses to dial it at. */
   readonly addresses: string[]
+  /** The open connections' remote ends (an inbound one shows the peer's ephemeral port). */
+  readonly connections: string[]
   readonly status: string
   readonly direction: string
   readonly latencyMs: number | null

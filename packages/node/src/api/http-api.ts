@@ -110,7 +110,9 @@ export async function createHttpApi ({ daemon, listen, token, allowedHosts = [] 
   async function route (req: IncomingMessage, url: URL): Promise<unknown> {
     const get = req.method === 'GET' || req.method === 'HEAD'
     switch (`${get ? 'GET' : req.method} ${url.pathname}`) {
-      case 'GET /status': return describeStatus(daemon)
+      case 'GET /status':
+        if (networkOf(url) !== undefined) daemon.runtime(networkOf(url)) // an unknown network is a 404, as on every endpoint
+        return describeStatus(daemon)
       case 'GET /peers': return { peers: daemon.peers() }
       case 'GET /modules': {
         const rt = daemon.runtime(networkOf(url))

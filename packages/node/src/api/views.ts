@@ -1,5 +1,6 @@
 // The JSON views the API serves (and `medforge status` prints).
 import type { ApiDaemon } from './api-daemon.ts'
+import { agreementOf } from '../daemon/agreement.ts'
 import type { NetworkRuntime } from '../daemon/network-runtime.ts'
 
 export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
@@ -15,7 +16,7 @@ export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
     g.peers.push(a.author)
     groups.set(a.stateRoot, g)
   }
-  const others = attestations.filter(a => a.author !== daemon.peerId)
+  const agreement = agreementOf(attestations, daemon.peerId, head.stateRoot)
   return {
     network,
     name: rt.state.manifest.name,
@@ -30,8 +31,8 @@ export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
     pending: rt.pendingCount,
     agreement: {
       /** Every peer heard from attests the same root as this daemon. */
-      agree: others.length > 0 && others.every(a => a.stateRoot === head.stateRoot),
-      peersHeard: others.length,
+      agree: agreement.agree,
+      peersHeard: agreement.peersHeard,
       roots: [...groups.values()].sort((a, b) => b.peers.length - a.peers.length)
     },
     refusals: daemon.ledger.refusals(network)

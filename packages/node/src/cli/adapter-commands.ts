@@ -89,7 +89,7 @@ export async function adapterMerge (args: string[]): Promise<void> {
     }
   }
   const density = values.density === undefined ? undefined : Number(values.density)
-  if (density !== undefined && Number.isNaN(density)) throw new UsageError(`--density must be a number, got "${values.density}"`)
+  if (density !== undefined && !(density > 0 && density <= 1)) throw new UsageError(`--density must be a number in (0, 1], got "${values.density}"`)
   const weighting = weights === undefined ? undefined : 'given' as const
   const majoritySign = values['majority-sign'] as SignMethod | undefined
   const method = { name, weighting, density, majoritySign, combine: values.combine } as MergeMethod

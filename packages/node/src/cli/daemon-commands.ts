@@ -8,9 +8,31 @@ import { startDaemon } from '../daemon/daemon.ts'
 import { compositeFromDataDir } from '../daemon/composite-export.ts'
 import { loadNetworkState } from '../daemon/network-state.ts'
 import { DataDir } from '../store/data-dir.ts'
+import { ApiRequestError } from '../errors.ts'
 import { callApi } from './api-client.ts'
 import { readModuleBundle } from './module-bundle.ts'
 import { UsageError } from './usage-error.ts'
+
+export const DAEMON_HELP = `medforge init | daemon | address | publish | status | composite — an institution's daemon
+
+  medforge init --name NAME --data-dir DIR [--listen MULTIADDR]... [--api HOST:PORT]
+        create the data directory: key (the libp2p identity), config, API token; prints the peer id
+  medforge network join MANIFEST [REVISION...] --data-dir DIR
+        join a network: verifies the manifest chain and that this build has its base model
+  medforge daemon --data-dir DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]...
+        [--mdns] [--no-members-only] [--fetch-timeout MS] [--max-gossip-age MS] [--max-blob-bytes N]
+        [--peer-rate MSGS_PER_S] [--sync-interval MS] [--api-host NAME]... [--quiet]
+        run the daemon (gossip, fetch, merge, attest, HTTP API and dashboard) until SIGINT/SIGTERM
+  medforge address --data-dir DIR [--wait SECONDS] [--all]
+        the running daemon's listen address (with /p2p/), for another daemon's --bootstrap;
+        --wait waits for the daemon to be up
+  medforge publish BUNDLE --data-dir DIR [--task T] [--samples N] [--json]
+        sign and publish a module bundle through the running daemon
+  medforge status --data-dir DIR [--json]
+        peers, modules, state root and whether the peers agree
+  medforge composite export --data-dir DIR --out DIR [--network CID]
+        the composite as a PEFT adapter plus task heads
+`
 
 export const dataDirOption = { 'data-dir': { type: 'string' as const } }
 
@@ -84,6 +106,8 @@ export async function daemonCommand (args: string[]): Promise<void> {
     ...(num('max-gossip-age') === undefined ? {} : { maxGossipAgeMs: num('max-gossip-age')! }),
     ...(num('peer-rate') === undefined ? {} : { peerMessagesPerSecond: num('peer-rate')! })
   }
+  const empty = (values.bootstrap ?? []).find(a => !a.startsWith('/'))
+  if (empty !== undefined) throw new UsageError(`--bootstrap ${JSON.stringify(empty)} is not a multiaddr (an address like /ip4/203.0.113.7/tcp/4717/p2p/12D3KooW…; 'medforge address --data-dir DIR --wait 30' prints a running daemon's)`)
   const dataDir = dataDirOf(values)
   const log = values.quiet === true ? () => {} : (line: string) => console.log(`${new Date().toISOString()} ${line}`)
   const daemon = await startDaemon({
@@ -110,6 +134,28 @@ export async function daemonCommand (args: string[]): Promise<void> {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+/** `medforge address`: a running daemon's listen address, waiting for it to come up if asked. */
+export async function addressCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...dataDirOption, wait: { type: 'string' }, all: { type: 'boolean' } } })
+  const dataDir = dataDirOf(values)
+  const waitMs = values.wait === undefined ? 0 : Number(values.wait) * 1000
+  if (!Number.isFinite(waitMs) || waitMs < 0) throw new UsageError(`--wait must be a number of seconds, got "${values.wait}"`)
+  const deadline = Date.now() + waitMs
+  for (;;) {
+    const running = dataDir.running()
+    const reachable = running !== undefined && await fetch(`${running.url}/status`, { signal: AbortSignal.timeout(2000) }).then(r => r.ok, () => false)
+    if (reachable && running.addresses.length > 0) {
+      // Loopback first: the address that works on this machine, where a walkthrough runs.
+      const sorted = [...running.addresses].sort((a, b) => Number(b.includes('/127.0.0.1/')) - Number(a.includes('/127.0.0.1/')))
+      const withId = sorted.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${running.peerId}`)
+      console.log(values.all === true ? withId.join('\n') : withId[0])
+      return
+    }
+    if (Date.now() >= deadline) throw new ApiRequestError(`no running daemon for ${dataDir.dir}${waitMs > 0 ? ` after ${waitMs / 1000} s` : ''} (start it with 'medforge daemon --data-dir ${dataDir.dir}')`, 0)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
 }
 
 export async function publishCommand (args: string[]): Promise<void> {

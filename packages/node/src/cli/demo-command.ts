@@ -4,6 +4,11 @@ import { parseArgs } from 'node:util'
 import { ToyModel, compositeModule, mergeModules } from '@medforge/merge-core'
 import type { MergeInput, MergeMethod, ToyData } from '@medforge/merge-core'
 
+export const DEMO_HELP = `medforge demo [--json] — three simulated sites (synthetic data, the toy model) train LoRA
+modules, and every merge method folds them in two arrival orders: the composite and its state root
+are the same whatever the order
+`
+
 const SITES = [
   { name: 'site-a', task: 'task-1' },
   { name: 'site-b', task: 'task-1' },

@@ -1,9 +1,9 @@
 // The `medforge` command line: sub-command dispatch and error reporting.
 import { ADAPTER_HELP, adapterInspect, adapterMerge } from './adapter-commands.ts'
-import { demo } from './demo-command.ts'
+import { DEMO_HELP, demo } from './demo-command.ts'
 import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-commands.ts'
 import { REVISION_HELP, networkPublishRevision, networkRevise } from './revision-commands.ts'
-import { compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
+import { DAEMON_HELP, addressCommand, compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
 import { TOY_HELP, toyCommand } from './toy-commands.ts'
 import { CLINICAL_HELP, dataCommand, evalCommand, trainCommand } from './clinical-commands.ts'
 import { TESTNET_HELP, testnetCommand } from './testnet-command.ts'
@@ -21,6 +21,7 @@ Commands:
   network create | sign | verify | revise | publish-revision
                                   network manifests and revisions (see: medforge network --help)
   init --name NAME --data-dir DIR create an institution's data directory (key, config, API token)
+  address --data-dir DIR [--wait S]   a running daemon's listen address (for --bootstrap)
   network join MANIFEST --data-dir DIR   join a network (verifies the manifest chain)
   daemon --data-dir DIR [--listen MULTIADDR] [--api HOST:PORT] [--bootstrap MULTIADDR]
          [--mdns] [--no-members-only] [--fetch-timeout MS] [--max-gossip-age MS]
@@ -41,46 +42,56 @@ Options:
   --version                       print the version
 `
 
+/** Every command's help, printed (exit 0) for `medforge COMMAND --help` or `-h` anywhere after it. */
+const COMMAND_HELP: Readonly<Record<string, string>> = {
+  adapter: ADAPTER_HELP,
+  keys: KEYS_HELP,
+  network: NETWORK_HELP + REVISION_HELP,
+  init: DAEMON_HELP,
+  daemon: DAEMON_HELP,
+  address: DAEMON_HELP,
+  publish: DAEMON_HELP,
+  status: DAEMON_HELP,
+  composite: DAEMON_HELP,
+  data: CLINICAL_HELP,
+  train: CLINICAL_HELP,
+  eval: CLINICAL_HELP,
+  toy: TOY_HELP,
+  demo: DEMO_HELP,
+  testnet: TESTNET_HELP
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') { process.stdout.write(HELP); return }
   if (command === '--version') { console.log('medforge 0.1.0'); return }
+  const help = COMMAND_HELP[command]
+  if (help !== undefined && (rest.includes('--help') || rest.includes('-h') || (rest.length === 0 && !['demo', 'testnet', 'status', 'daemon', 'address'].includes(command)))) { process.stdout.write(help); return }
   switch (command) {
     case 'adapter': {
       const [sub, ...args] = rest
-      if (sub === undefined || sub === '--help' || sub === '-h' || args.includes('--help')) { process.stdout.write(ADAPTER_HELP); return }
       if (sub === 'inspect') return adapterInspect(args)
       if (sub === 'merge') return await adapterMerge(args)
       throw new UsageError(`unknown adapter command "${sub}" (inspect, merge)`)
     }
-    case 'keys':
-      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(KEYS_HELP); return }
-      return await keysCommand(rest)
+    case 'keys': return await keysCommand(rest)
     case 'network':
-      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(NETWORK_HELP + REVISION_HELP); return }
       if (rest[0] === 'join') return await networkJoin(rest.slice(1))
       if (rest[0] === 'revise') return await networkRevise(rest.slice(1))
       if (rest[0] === 'publish-revision') return await networkPublishRevision(rest.slice(1))
       return await networkCommand(rest)
     case 'init': return await initCommand(rest)
+    case 'address': return await addressCommand(rest)
     case 'daemon': return await daemonCommand(rest)
     case 'publish': return await publishCommand(rest)
     case 'status': return await statusCommand(rest)
     case 'composite': return await compositeCommand(rest)
-    case 'data':
-    case 'train':
-    case 'eval':
-      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(CLINICAL_HELP); return }
-      if (command === 'data') return await dataCommand(rest)
-      if (command === 'train') return await trainCommand(rest)
-      return await evalCommand(rest)
-    case 'toy':
-      if (rest.length === 0 || rest.includes('--help') || rest.includes('-h')) { process.stdout.write(TOY_HELP); return }
-      return toyCommand(rest)
+    case 'data': return await dataCommand(rest)
+    case 'train': return await trainCommand(rest)
+    case 'eval': return await evalCommand(rest)
+    case 'toy': return toyCommand(rest)
     case 'demo': return await demo(rest)
-    case 'testnet':
-      if (rest.includes('--help') || rest.includes('-h')) { process.stdout.write(TESTNET_HELP); return }
-      return await testnetCommand(rest)
+    case 'testnet': return await testnetCommand(rest)
     default: throw new UsageError(`unknown command "${command}"`)
   }
 }
@@ -96,18 +107,30 @@ const onStray = (what: string) => (err: unknown): void => {
 process.on('unhandledRejection', onStray('unexpected error (unhandled rejection)'))
 process.on('uncaughtException', onStray('unexpected error'))
 
+/** How a failure reaches the user: a sentence (or, with --json, one JSON object) and an exit status. */
+function report (err: unknown, json: boolean): void {
+  const usage = err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true)
+  const code = usage ? 'ERR_USAGE' : isMedforgeError(err) ? err.code : systemCode(err) ?? 'ERR_UNEXPECTED'
+  const message = (err as Error)?.message ?? String(err)
+  process.exitCode = usage ? 2 : 1
+  if (json) {
+    console.error(JSON.stringify({ error: message, code, exitCode: process.exitCode }))
+    return
+  }
+  if (usage) console.error(`medforge: ${message}\nRun 'medforge ${process.argv[2] ?? ''} --help' for usage.`)
+  else if (isMedforgeError(err) || systemCode(err) !== undefined) console.error(`medforge: ${message}`)
+  // Not one of ours: still a message, not a stack trace (MEDFORGE_DEBUG=1 shows the stack).
+  else console.error(`medforge: unexpected error: ${message}${process.env.MEDFORGE_DEBUG === '1' ? `\n${(err as Error).stack ?? ''}` : '\n(run with MEDFORGE_DEBUG=1 for the stack trace)'}`)
+}
+
+/** A file-system refusal (EEXIST, EACCES, ENOSPC, …): its message already names the path. */
+function systemCode (err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException)?.code
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) && typeof (err as NodeJS.ErrnoException).path === 'string' ? code : undefined
+}
+
 try {
   await main(process.argv.slice(2))
 } catch (err) {
-  if (err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true)) {
-    console.error(`medforge: ${err.message}\nRun 'medforge --help' for usage.`)
-    process.exitCode = 2
-  } else if (isMedforgeError(err)) {
-    console.error(`medforge: ${err.message}`)
-    process.exitCode = 1
-  } else {
-    // Not one of ours: still a message, not a stack trace (MEDFORGE_DEBUG=1 shows the stack).
-    console.error(`medforge: unexpected error: ${(err as Error).message ?? String(err)}${process.env.MEDFORGE_DEBUG === '1' ? `\n${(err as Error).stack ?? ''}` : '\n(run with MEDFORGE_DEBUG=1 for the stack trace)'}`)
-    process.exitCode = 1
-  }
+  report(err, process.argv.includes('--json'))
 }

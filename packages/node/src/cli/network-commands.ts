@@ -6,8 +6,22 @@ import {
   readKeyFile, restrictKeyFile, signManifest, topics, verifyManifestChain, MEMBER_ROLES, checkSignatures
 } from '@medforge/protocol'
 import type { Member, MemberRole, SignedManifest, TaskSpec } from '@medforge/protocol'
-import { VIT_ARCHITECTURE, VIT_TINY } from '@medforge/clinical'
+import { VIT_ARCHITECTURE, VIT_TINY, loadBaseWeights } from '@medforge/clinical'
+import { TOY_ARCHITECTURE, toyWeightsCid } from '../daemon/network-model.ts'
 import { UsageError } from './usage-error.ts'
+
+/** --base-model: `vit` or `toy` (this build's models and weights), or ARCH@WEIGHTS_CID of one of them. */
+function baseModelOf (spec: string): [string, string] {
+  const builtIn: Record<string, [string, string]> = { vit: [VIT_ARCHITECTURE, loadBaseWeights().cid], toy: [TOY_ARCHITECTURE, toyWeightsCid()] }
+  const named = builtIn[spec]
+  if (named !== undefined) return named
+  const [architecture, weights] = spec.split('@')
+  if (architecture === undefined || weights === undefined || architecture === '' || weights === '') throw new UsageError(`--base-model must be vit, toy or ARCH@WEIGHTS_CID, got "${spec}"`)
+  const known = Object.values(builtIn).find(([a]) => a === architecture)
+  if (known === undefined) throw new UsageError(`--base-model: unknown architecture "${architecture}" (this build has ${Object.values(builtIn).map(([a]) => a).join(' and ')}; --base-model vit or toy names them with their weights)`)
+  if (known[1] !== weights) throw new UsageError(`--base-model: this build's ${architecture} weights are ${known[1]}, not ${weights} (members could not join)`)
+  return [architecture, weights]
+}
 
 /** The side of the images a base model takes (a task's input size). */
 function imageSizeOf (architecture: string): number {
@@ -23,7 +37,7 @@ export const KEYS_HELP = `medforge keys — institution keys (Ed25519; the same 
 
 export const NETWORK_HELP = `medforge network — network manifests (a consortium or a testnet)
 
-  medforge network create --name NAME --base-model ARCH@WEIGHTS_CID --task SPEC... --member SPEC...
+  medforge network create --name NAME --base-model vit|toy|ARCH@WEIGHTS_CID --task SPEC... --member SPEC...
                           --out FILE [--quorum N] [--rank R] [--alpha A] [--targets q_proj,v_proj]
                           [--method medforge-fusion] [--bootstrap MULTIADDR]... [--key FILE]
       --task ID:MODALITY:LABEL,LABEL[,LABEL...][:METRIC[:grey|rgb]]
@@ -145,8 +159,7 @@ async function networkCreate (args: string[]): Promise<void> {
     }
   })
   if (values.name === undefined || values.out === undefined || values['base-model'] === undefined) throw new UsageError('network create needs --name, --base-model and --out')
-  const [architecture, weights] = values['base-model'].split('@')
-  if (architecture === undefined || weights === undefined || architecture === '' || weights === '') throw new UsageError('--base-model must be ARCH@WEIGHTS_CID')
+  const [architecture, weights] = baseModelOf(values['base-model'])
   const tasks = (values.task ?? []).map(spec => parseTaskSpec(spec, architecture))
   const members = (values.member ?? []).map(parseMemberSpec)
   const num = (v: string | undefined, fallback: number, flag: string): number => {

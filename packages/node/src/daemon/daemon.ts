@@ -29,6 +29,7 @@ import { NotJoinedError } from '../errors.ts'
 import { createComputeWorkers } from '../compute/compute-workers.ts'
 import type { ComputeWorkersInit } from '../compute/compute-workers.ts'
 import { createDaemonMetrics, createRegistry } from './metrics.ts'
+import { agreementOf } from './agreement.ts'
 import type { DaemonMetrics } from './metrics.ts'
 
 export interface DaemonOptions {
@@ -116,12 +117,17 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
     blobs: { blobs, maxBytes: Math.max(...states.map(s => s.manifest.limits.maxModuleBytes)), isAllowed: peer => !blocked.has(peer) && isMember(peer) },
     sync: { ledger, networks: () => new Set(runtimes.keys()), isAllowed: (peer, network) => !blocked.has(peer) && states.some(s => s.network === network && s.members.has(peer) && !s.revoked.has(peer)) }
   })
-  const metrics = createDaemonMetrics({ registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length })
+  const metrics = createDaemonMetrics({
+    registry, events, ledger, networks: () => states.map(s => s.network), peers: () => libp2p.getPeers().length,
+    agreement: network => agreementOf(ledger.attestations(network), identity.peerId, runtimes.get(network)?.head().stateRoot ?? '')
+  })
   const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })
   const runtimes = new Map<string, NetworkRuntime>()
   for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, onRevision: async revision => { await daemon.applyRevision(revision) }, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
   const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
   const latency = new Map<string, number>()
+  /** Each connected peer's listen addresses, from its identify message (bounded by the connections). */
+  const listenAddrs = new Map<string, string[]>()
   const cursors = new Map<string, number>()
   const syncing = new Set<string>()
 
@@ -172,7 +178,8 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       return [...byPeer.entries()].map(([peerId, conns]) => ({
         peerId,
         name: states.map(s => s.members.get(peerId)?.name).find(n => n !== undefined) ?? null,
-        addresses: conns.map(c => c.remoteAddr.toString()),
+        addresses: listenAddrs.get(peerId) ?? [],
+        connections: conns.map(c => c.remoteAddr.toString()),
         status: conns[0]!.status,
         direction: conns[0]!.direction,
         latencyMs: latency.get(peerId) ?? null,
@@ -226,13 +233,16 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       await compute.stop()
       await libp2p.stop()
       ledger.close()
+      dataDir.clearRunning({ pid: process.pid })
       log('stopped')
     }
   }
 
   libp2p.addEventListener('peer:identify', evt => {
+    listenAddrs.set(evt.detail.peerId.toString(), evt.detail.listenAddrs.map(a => a.toString()))
     if (evt.detail.protocols.includes(SYNC_PROTOCOL)) void syncWith(evt.detail.peerId)
   })
+  libp2p.addEventListener('peer:disconnect', evt => { listenAddrs.delete(evt.detail.toString()) })
   for (const r of runtimes.values()) await r.start()
   for (const e of exchanges) e.start()
   const bootstrapAddrs = bootstrap.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })

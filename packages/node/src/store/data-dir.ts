@@ -7,7 +7,7 @@
 //   ledger.sqlite   records, modules, roots, attestations, merges, checkpoints
 //   blobs/          content-addressed blob store
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeAtomically } from '@medforge/merge-core'
 import { decodeManifestFile, encodeKeyFile, encodeManifestFile, newIdentity, readKeyFile, restrictKeyFile } from '@medforge/protocol'
@@ -113,11 +113,24 @@ export class DataDir {
     writeAtomically(this.runningPath, JSON.stringify(info, null, 2) + '\n')
   }
 
+  /** The running daemon's API and addresses; undefined when none runs (a stale file from a killed one included). */
   running (): RunningInfo | undefined {
+    let info: RunningInfo
     try {
-      return JSON.parse(readFileSync(this.runningPath, 'utf8')) as RunningInfo
+      info = JSON.parse(readFileSync(this.runningPath, 'utf8')) as RunningInfo
     } catch {
       return undefined
     }
+    try {
+      process.kill(info.pid, 0) // signal 0: does the process exist?
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') return undefined
+    }
+    return info
+  }
+
+  /** A clean stop removes api.json, so no one dials a dead daemon's address. */
+  clearRunning (info: Pick<RunningInfo, 'pid'>): void {
+    if (this.running()?.pid === info.pid) rmSync(this.runningPath, { force: true })
   }
 }

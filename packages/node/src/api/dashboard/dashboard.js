@@ -77,7 +77,7 @@ function renderPeers (peers) {
   fillTable('peers', peers.map(p => [
     cell(p.name ?? 'not a member'),
     cell(short(p.peerId, 8), 'mono'),
-    cell((p.addresses[0] ?? '–').replace(/\/p2p\/.*$/, ''), 'mono'),
+    cell((p.addresses.find(a => !a.includes('/127.0.0.1/')) ?? p.addresses[0] ?? p.connections[0] ?? '–').replace(/\/p2p\/.*$/, ''), 'mono'),
     cell(p.status),
     cell(p.latencyMs === null ? '–' : `${p.latencyMs} ms`),
     cell(p.gossipScore.toFixed(1)),
