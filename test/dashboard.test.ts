@@ -71,6 +71,17 @@ describe('dashboard and metrics', { timeout: 180_000 }, () => {
     assert.ok(sum(other, 'medforge_blob_fetch_bytes_total') > 0)
   })
 
+  it('serves the essentials without JavaScript, and a favicon', async () => {
+    const html = await (await fetch(`${daemons[0]!.url}/`)).text()
+    const status = await daemons[0]!.get('/status')
+    assert.ok(html.includes(`<div id="state-root" class="mono">${status.networks[0].stateRoot as string}</div>`), 'the state root is in the page itself')
+    assert.match(html, /<h1 id="institution">Site 0<\/h1>/)
+    assert.match(html, /peer\(s\) connected · \d+ module\(s\) ready/)
+    assert.ok(!html.includes('{{'), 'every placeholder filled')
+    const icon = await fetch(`${daemons[0]!.url}/favicon.ico`)
+    assert.deepEqual([icon.status, icon.headers.get('content-type')], [200, 'image/svg+xml'])
+  })
+
   it('renders peers, modules and convergence, updates live, and saves a screenshot', { skip: !existsSync(CHROMIUM) && process.env.CI === undefined ? `${CHROMIUM} is not installed (apt-get install chromium)` : false }, async () => {
     await publish(daemons[2]!, makeBundle(join(net.base, 'm2'), 'task-2', 'm2'))
     await waitFor('convergence on 2 modules', async () => {
@@ -84,6 +95,10 @@ describe('dashboard and metrics', { timeout: 180_000 }, () => {
       page.on('pageerror', e => errors.push(e.message))
       await page.goto(`${daemons[0]!.url}/`)
       await page.waitForSelector('body[data-loaded="true"]')
+      // The history is there on load, before any live event arrives.
+      await page.waitForFunction(() => (globalThis as unknown as Browser).document.querySelectorAll('#events li').length > 0, undefined, { timeout: 5000 })
+      const history = await page.$$eval('#events li', items => items.map(i => i.textContent ?? ''))
+      assert.ok(history.some(h => h.includes('merge: merged')), history.slice(0, 5).join(' | '))
       assert.equal(await page.textContent('#institution'), 'Site 0')
       const peers = await page.$$eval('#peers tbody tr', rows => rows.map(r => r.textContent ?? ''))
       assert.equal(peers.length, 2)
@@ -101,6 +116,11 @@ describe('dashboard and metrics', { timeout: 180_000 }, () => {
       await page.waitForFunction(() => (globalThis as unknown as Browser).document.querySelectorAll('#modules tbody tr').length === 3, undefined, { timeout: 30_000 })
       await page.waitForFunction(() => (globalThis as unknown as Browser).document.querySelectorAll('#merges tbody tr').length >= 3, undefined, { timeout: 30_000 })
       assert.ok(await page.$('#chart .uplot') !== null, 'the metrics chart is drawn')
+      // A legend naming every series, each in its own colour.
+      const legend = await page.$$eval('#chart .u-legend .u-series', rows => rows.map(r => ({ label: r.textContent?.trim() ?? '', colour: (r.querySelector('.u-marker') as unknown as { style: { borderColor: string } } | null)?.style.borderColor ?? '' })))
+      const series = legend.filter(l => l.label !== 'merge')
+      assert.deepEqual(series.map(l => l.label).sort(), ['task-1 AUC', 'task-1 accuracy', 'task-2 AUC', 'task-2 accuracy'])
+      assert.equal(new Set(series.map(l => l.colour)).size, 4, JSON.stringify(series))
       assert.match(await page.textContent('#live') ?? '', /live/)
       mkdirSync(artifacts, { recursive: true })
       const shot = join(artifacts, 'dashboard.png')

@@ -17,6 +17,7 @@ import { applyWaitingRevocations, dropFalseClaim } from '../src/daemon/record-ef
 import { createRecordHandler } from '../src/daemon/record-handler.ts'
 import { InvalidModuleError } from '../src/errors.ts'
 import { Ledger } from '../src/store/ledger.ts'
+import type { MergeRow } from '../src/store/ledger.ts'
 import { tempDir, toyManifest } from './support.ts'
 
 const fakeCid = (s: string): string => cidOfBytes(new TextEncoder().encode(s))
@@ -163,14 +164,14 @@ describe('record handler', () => {
 describe('attester', () => {
   it('records the merge, makes its root a known parent, signs, applies and gossips an attestation', async () => {
     const { state, ids } = await network()
-    const merges: unknown[] = []
+    const merges: MergeRow[] = []
     const roots: Array<[string, number]> = []
     const released: string[] = []
     const handled: Uint8Array[] = []
     const gossiped: Uint8Array[] = []
     const attester = createAttester({
       network: state.network,
-      ledger: { addMerge: m => { merges.push(m) }, addComputedRoot: (_n, root, height) => { roots.push([root, height]); return true } },
+      ledger: { addMerge: m => { merges.push(m) }, latestMerge: () => merges.at(-1), addComputedRoot: (_n, root, height) => { roots.push([root, height]); return true } },
       identity: ids[0]!,
       events: { emit: () => {} },
       records: { handle: async bytes => { handled.push(bytes); return { verdict: 'accept', code: 'ok' } }, release: root => { released.push(root) } },
@@ -186,6 +187,9 @@ describe('attester', () => {
     assert.deepEqual(gossiped, handled)
     const a = decodeRecord(handled[0]!) as StateAttestation
     assert.deepEqual([a.type, a.stateRoot, a.height, a.moduleCount, a.tip, a.author], ['state-attestation', root, 2, 2, 'b', ids[0]!.peerId])
+    // A restart recomputes the same state: attested again, but one lineage row per state.
+    await attester.attest({ stateRoot: root, engineVersion: 'e', method: { name: 'linear', weighting: 'uniform' } as never, inputs: [{ cid: 'a', task: 'a', height: 1, sampleCount: 1 }, { cid: 'b', task: 'a', height: 2, sampleCount: 1 }], metrics: {}, resumedFrom: 2 }, { startedAt: 10, finishedAt: 12, resumedFrom: 2 })
+    assert.deepEqual([merges.length, handled.length], [1, 2])
   })
 })
 

@@ -9,8 +9,8 @@ import { decodeManifestFile, recordCid } from '@medforge/protocol'
 import type { ApiDaemon } from './api-daemon.ts'
 import { MedforgeError, isMedforgeError } from '@medforge/merge-core'
 import { BlobStoreWriteError, InvalidModuleError } from '../errors.ts'
-import { describeComposite, describeStatus } from './views.ts'
-import { dashboardAsset } from './dashboard-assets.ts'
+import { describeComposite, describeStatus, firstPaint } from './views.ts'
+import { dashboardAsset, dashboardPage } from './dashboard-assets.ts'
 import { serveEventStream } from './event-stream.ts'
 
 export interface HttpApi {
@@ -178,7 +178,7 @@ export async function createHttpApi ({ daemon, listen, token, allowedHosts = [] 
     }
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method === 'GET' || req.method === 'HEAD') {
-      const asset = dashboardAsset(url.pathname)
+      const asset = url.pathname === '/' || url.pathname === '/dashboard' ? dashboardPage(firstPaint(daemon)) : dashboardAsset(url.pathname)
       if (asset !== undefined) {
         res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" })
         res.end(req.method === 'HEAD' ? undefined : asset.body)

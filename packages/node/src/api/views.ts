@@ -1,6 +1,7 @@
 // The JSON views the API serves (and `medforge status` prints).
 import type { ApiDaemon } from './api-daemon.ts'
 import { agreementOf } from '../daemon/agreement.ts'
+import type { FirstPaint } from './dashboard-assets.ts'
 import type { NetworkRuntime } from '../daemon/network-runtime.ts'
 
 export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
@@ -36,6 +37,23 @@ export function describeNetwork (daemon: ApiDaemon, rt: NetworkRuntime) {
       roots: [...groups.values()].sort((a, b) => b.peers.length - a.peers.length)
     },
     refusals: daemon.ledger.refusals(network)
+  }
+}
+
+/** The dashboard's essentials as text, for its server-rendered first paint. */
+export function firstPaint (daemon: ApiDaemon): FirstPaint {
+  const status = describeStatus(daemon)
+  const net = status.networks[0]
+  const agreement = net === undefined ? 'no network joined' : net.agreement.peersHeard === 0 ? 'waiting for attestations' : net.agreement.agree ? `all ${net.agreement.peersHeard} peers agree` : 'PEERS DISAGREE'
+  return {
+    institution: status.name,
+    peerId: status.peerId,
+    networkName: net?.name ?? '',
+    stateRoot: net?.stateRoot ?? '–',
+    agreement,
+    summary: net === undefined
+      ? `${status.peers} peer(s) connected`
+      : `${status.peers} peer(s) connected · ${net.modules.ready ?? 0} module(s) ready · ${net.moduleCount} merged at height ${net.height} · ${agreement} (as of ${new Date().toISOString()}; live updates need JavaScript)`
   }
 }
 

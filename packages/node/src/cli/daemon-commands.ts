@@ -28,8 +28,9 @@ export const DAEMON_HELP = `medforge init | daemon | address | publish | status 
         --wait waits for the daemon to be up
   medforge publish BUNDLE --data-dir DIR [--task T] [--samples N] [--json]
         sign and publish a module bundle through the running daemon
-  medforge status --data-dir DIR [--json]
-        peers, modules, state root and whether the peers agree
+  medforge status --data-dir DIR [--json] [--wait SECONDS [--modules N]]
+        peers, modules, state root and whether the peers agree; --wait waits until every peer
+        heard attests this daemon's root (with at least N modules merged), exit 1 if it never does
   medforge composite export --data-dir DIR --out DIR [--network CID]
         the composite as a PEFT adapter plus task heads
 `
@@ -192,9 +193,20 @@ interface StatusView {
 }
 
 export async function statusCommand (args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { ...dataDirOption, json: { type: 'boolean' }, api: { type: 'string' } } })
+  const { values } = parseArgs({ args, options: { ...dataDirOption, json: { type: 'boolean' }, api: { type: 'string' }, wait: { type: 'string' }, modules: { type: 'string' } } })
   const dataDir = dataDirOf(values)
-  const status = await callApi(dataDir, 'GET', '/status', undefined, values.api === undefined ? {} : { api: values.api }) as StatusView
+  const waitMs = values.wait === undefined ? 0 : Number(values.wait) * 1000
+  const wantModules = values.modules === undefined ? 0 : Number(values.modules)
+  if (!Number.isFinite(waitMs) || waitMs < 0 || !Number.isSafeInteger(wantModules) || wantModules < 0) throw new UsageError('--wait takes seconds and --modules a count')
+  const settled = (s: StatusView): boolean => s.networks.every(n => n.agreement.agree && !n.merging && n.moduleCount >= wantModules)
+  const deadline = Date.now() + waitMs
+  let status = await callApi(dataDir, 'GET', '/status', undefined, values.api === undefined ? {} : { api: values.api }) as StatusView
+  // --wait: until every peer heard attests this daemon's root (and --modules are merged), or the time is up.
+  while (waitMs > 0 && !settled(status) && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 500))
+    status = await callApi(dataDir, 'GET', '/status', undefined, values.api === undefined ? {} : { api: values.api }) as StatusView
+  }
+  if (waitMs > 0 && !settled(status)) process.exitCode = 1
   if (values.json === true) { console.log(JSON.stringify(status, null, 2)); return }
   const peers = await callApi(dataDir, 'GET', '/peers', undefined, values.api === undefined ? {} : { api: values.api }) as { peers: Array<{ peerId: string, name: string | null, latencyMs: number | null, gossipScore: number }> }
   const lines = [`${status.name}  ${status.peerId}`, `listening ${status.addresses.join(' ')}`, `peers     ${status.peers}`]

@@ -11,7 +11,7 @@ import type { RecordHandler } from './record-handler.ts'
 
 export interface AttesterComponents {
   readonly network: string
-  readonly ledger: Pick<Ledger, 'addMerge' | 'addComputedRoot'>
+  readonly ledger: Pick<Ledger, 'addMerge' | 'addComputedRoot' | 'latestMerge'>
   readonly identity: Identity
   readonly events: Pick<DaemonEvents, 'emit'>
   readonly records: Pick<RecordHandler, 'handle' | 'release'>
@@ -41,7 +41,8 @@ export function createAttester (components: AttesterComponents): Attester {
       const height = summaryHeight(summary)
       const cids = summary.inputs.map(i => i.cid)
       const ms = timing.finishedAt - timing.startedAt
-      ledger.addMerge({
+      // A restart recomputes the state it already had (from its checkpoint): one lineage row per state.
+      if (ledger.latestMerge(network)?.stateRoot !== summary.stateRoot) ledger.addMerge({
         network,
         stateRoot: summary.stateRoot,
         moduleCount: cids.length,

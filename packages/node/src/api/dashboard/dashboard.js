@@ -31,6 +31,7 @@ async function get (path) {
 
 let names = new Map()
 let chart
+const SERIES_COLOURS = ['#58a6ff', '#f0883e', '#3fb950', '#db61a2', '#d29922', '#bc8cff', '#39c5cf', '#ff7b72']
 const state = { status: null }
 
 function renderStatus (status, attestations) {
@@ -101,6 +102,7 @@ function renderModules (modules) {
 }
 
 function renderMerges (merges) {
+  // The API lists merges in time order: the table shows the latest first, the chart runs in time.
   fillTable('merges', [...merges].reverse().slice(0, 30).map(m => [
     cell(time(m.finishedAt)),
     cell(m.method),
@@ -125,14 +127,17 @@ function renderMerges (merges) {
     return div
   })))
   if (typeof uPlot === 'undefined' || xs.length === 0) return
+  // One colour per series (accuracy and AUC of each task), points drawn so that lines lying on
+  // top of each other (a perfect score) still show, and a static legend naming every colour.
   const opts = {
     width: Math.max(320, $('chart').clientWidth || 520),
     height: 220,
-    scales: { x: { time: false }, y: { range: [0, 1] } },
-    axes: [{ stroke: '#8a96a3', label: 'merge (modules merged)', incrs: [1, 2, 5, 10, 20, 50, 100] }, { stroke: '#8a96a3' }],
+    scales: { x: { time: false }, y: { range: [0, 1.02] } },
+    legend: { live: false },
+    axes: [{ stroke: '#8a96a3', label: 'merge number (in order; the lineage table has the module counts)', incrs: [1, 2, 5, 10, 20, 50, 100] }, { stroke: '#8a96a3', label: 'score on the distilled sets' }],
     series: [{ label: 'merge' }, ...tasks.flatMap((t, i) => [
-      { label: `${t} accuracy`, stroke: ['#58a6ff', '#3fb950', '#d29922', '#bc8cff'][i % 4], width: 2 },
-      { label: `${t} AUC`, stroke: ['#58a6ff', '#3fb950', '#d29922', '#bc8cff'][i % 4], dash: [6, 4], width: 2 }
+      { label: `${t} accuracy`, stroke: SERIES_COLOURS[(2 * i) % SERIES_COLOURS.length], width: 2, points: { show: true, size: 6 } },
+      { label: `${t} AUC`, stroke: SERIES_COLOURS[(2 * i + 1) % SERIES_COLOURS.length], dash: [6, 4], width: 2, points: { show: true, size: 9, fill: 'transparent' } }
     ])]
   }
   const data = [xs, ...series]
@@ -169,6 +174,7 @@ async function refresh () {
   renderPeers(peers.peers)
   renderModules(modules.modules)
   renderMerges(merges.merges)
+  $('first-paint')?.remove() // the server's snapshot: the live page now shows all of it
   document.body.dataset.loaded = 'true'
 }
 
@@ -187,6 +193,8 @@ function connect () {
   }
 }
 
+// The history first (the daemon keeps the last events), then live events on top of it.
+get('/events?limit=50').then(r => { for (const e of r.events) addEvent(e.name, { ...e.detail, at: e.at }) }).catch(() => {})
 refresh().catch(err => { $('live').textContent = `cannot load: ${err.message}` })
 connect()
 setInterval(scheduleRefresh, 5000) // latency and scores change without events
