@@ -39,10 +39,13 @@ async function runBlock (commands: readonly string[], cwd: string): Promise<{ co
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL') } catch {} }, 240_000)
+  const killGroup = (): void => {
+    try { process.kill(-child.pid!, 'SIGKILL') } catch { /* already gone */ }
+  }
+  const timer = setTimeout(killGroup, 240_000)
   const code = await new Promise<number | null>(resolve => child.on('exit', resolve))
   clearTimeout(timer)
-  try { process.kill(-child.pid!, 'SIGKILL') } catch {} // anything the block left running
+  killGroup() // anything the block left running
   return { code, stdout, stderr }
 }
 
