@@ -16,7 +16,7 @@ const medforge = (...args: string[]): { status: number | null, stdout: string, s
 
 const COMMANDS = [
   ['adapter'], ['adapter', 'inspect'], ['adapter', 'merge'], ['keys'], ['keys', 'new'], ['network'], ['network', 'create'], ['network', 'join'],
-  ['network', 'revise'], ['network', 'publish-revision'], ['init'], ['daemon'], ['address'], ['publish'], ['status'], ['composite'], ['composite', 'export'],
+  ['network', 'revise'], ['network', 'publish-revision'], ['init'], ['daemon'], ['address'], ['stop'], ['publish'], ['status'], ['composite'], ['composite', 'export'],
   ['data'], ['data', 'inspect'], ['data', 'shard'], ['train'], ['eval'], ['toy'], ['toy', 'module'], ['demo'], ['testnet']
 ]
 

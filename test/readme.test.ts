@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { root } from './support/testnet-fixture.ts'
 
@@ -70,6 +70,8 @@ describe('README shell blocks, as a newcomer pastes them', { timeout: 600_000 },
           assert.equal(roots.length, 2, r.stdout)
           assert.equal(roots[0]![1], roots[1]![1], 'the same state root on both daemons')
           assert.deepEqual(roots.map(m => m[2]), ['2', '2'])
+          // A clean stop removes api.json: a later run cannot dial a dead daemon's address.
+          for (const d of ['a', 'b']) assert.equal(existsSync(join(dir, d, 'api.json')), false, `${d}/api.json after a clean stop`)
         }
       } finally {
         rmSync(dir, { recursive: true, force: true })

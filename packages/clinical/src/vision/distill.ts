@@ -13,8 +13,9 @@
 import { randomBytes } from 'node:crypto'
 import type * as TF from '@tensorflow/tfjs'
 import type { ImageSet } from '../data/medmnist.ts'
-import type { DistilledSet } from '@medforge/merge-core'
-import { Xoshiro128 } from '@medforge/merge-core'
+import type { DistilledSet, LoraModule } from '@medforge/merge-core'
+import { Xoshiro128, loraScaling } from '@medforge/merge-core'
+import { moduleToTensors } from './lora-train.ts'
 import { calibrateGaussianSigma } from './dp-gaussian.ts'
 import { toInputs } from './preprocess.ts'
 import type { Tf } from './tf-backend.ts'
@@ -30,6 +31,11 @@ export interface DistillOptions {
   readonly learningRate?: number
   readonly seed?: string
   readonly dp?: { readonly epsilon: number, readonly delta: number, readonly noiseSeed?: string }
+  /**
+   * Match in the feature space of the base with this adapter (the site's own module) instead of the
+   * frozen base's: the synthetic set then shows what the adapter does (the reference's --lora).
+   */
+  readonly adapter?: LoraModule
   readonly onProgress?: (iteration: number, loss: number) => void
 }
 
@@ -45,6 +51,8 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
   const ipc = options.imagesPerClass ?? 10
   const classes = options.classes
   const vit = createTfVit(tf, base.weights)
+  const lora = options.adapter === undefined ? undefined : moduleToTensors(tf, options.adapter).lora
+  const scaling = options.adapter === undefined ? 1 : loraScaling(options.adapter.config)
   const per = c.channels * c.imageSize * c.imageSize
   const px = c.imageSize * c.imageSize
   const normalise = (e: TF.Tensor): TF.Tensor => tf.div(e, tf.add(tf.norm(e, 'euclidean', -1, true), 1e-12))
@@ -55,7 +63,7 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
     const counts = new Array<number>(classes).fill(0)
     for (let i = 0; i < real.count; i += 256) {
       const m = Math.min(256, real.count - i)
-      const e = tf.tidy(() => normalise(vit.embed(tf.tensor(inputs.subarray(i * per, (i + m) * per), [m, c.channels, c.imageSize, c.imageSize]))))
+      const e = tf.tidy(() => normalise(vit.embed(tf.tensor(inputs.subarray(i * per, (i + m) * per), [m, c.channels, c.imageSize, c.imageSize]), lora, scaling)))
       const data = e.dataSync()
       e.dispose()
       for (let k = 0; k < m; k++) {
@@ -94,7 +102,7 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
     const iterations = options.iterations ?? 200
     for (let it = 1; it <= iterations; it++) {
       const loss = optimizer.minimize(() => tf.tidy(() => {
-        const e = tf.reshape(normalise(vit.embed(toModel())), [classes, ipc, c.projection])
+        const e = tf.reshape(normalise(vit.embed(toModel(), lora, scaling)), [classes, ipc, c.projection])
         return tf.sum(tf.square(tf.sub(tf.mean(e, 1), targets))) as TF.Scalar
       }), true)!
       if (it % 10 === 0 || it === iterations) {
@@ -113,5 +121,6 @@ export async function distill (tf: Tf, base: { weights: VitWeights }, real: Imag
     }
   } finally {
     vit.dispose()
+    for (const p of lora?.values() ?? []) { p.A.dispose(); p.B.dispose() }
   }
 }

@@ -26,6 +26,8 @@ export const DAEMON_HELP = `medforge init | daemon | address | publish | status 
   medforge address --data-dir DIR [--wait SECONDS] [--all]
         the running daemon's listen address (with /p2p/), for another daemon's --bootstrap;
         --wait waits for the daemon to be up
+  medforge stop --data-dir DIR [--wait SECONDS]
+        stops the running daemon cleanly (SIGTERM) and waits for it to exit (default 20 s)
   medforge publish BUNDLE --data-dir DIR [--task T] [--samples N] [--json]
         sign and publish a module bundle through the running daemon
   medforge status --data-dir DIR [--json] [--wait SECONDS [--modules N]]
@@ -157,6 +159,24 @@ export async function addressCommand (args: string[]): Promise<void> {
     if (Date.now() >= deadline) throw new ApiRequestError(`no running daemon for ${dataDir.dir}${waitMs > 0 ? ` after ${waitMs / 1000} s` : ''} (start it with 'medforge daemon --data-dir ${dataDir.dir}')`, 0)
     await new Promise(resolve => setTimeout(resolve, 200))
   }
+}
+
+/** `medforge stop`: SIGTERM to the data directory's running daemon, then wait until it has exited. */
+export async function stopCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { ...dataDirOption, wait: { type: 'string' } } })
+  const dataDir = dataDirOf(values)
+  const running = dataDir.running()
+  if (running === undefined) { console.log(`no daemon is running for ${dataDir.dir}`); return }
+  const waitMs = Number(values.wait ?? 20) * 1000
+  if (!Number.isFinite(waitMs) || waitMs < 0) throw new UsageError(`--wait must be a number of seconds, got "${values.wait}"`)
+  process.kill(running.pid, 'SIGTERM')
+  const deadline = Date.now() + waitMs
+  const alive = (): boolean => { try { process.kill(running.pid, 0); return true } catch { return false } }
+  while (alive()) {
+    if (Date.now() >= deadline) throw new ApiRequestError(`the daemon (pid ${running.pid}) is still stopping after ${waitMs / 1000} s`, 0)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  console.log(`stopped the daemon of ${dataDir.dir} (pid ${running.pid})`)
 }
 
 export async function publishCommand (args: string[]): Promise<void> {

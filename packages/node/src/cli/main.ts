@@ -3,7 +3,7 @@ import { ADAPTER_HELP, adapterInspect, adapterMerge } from './adapter-commands.t
 import { DEMO_HELP, demo } from './demo-command.ts'
 import { KEYS_HELP, NETWORK_HELP, keysCommand, networkCommand } from './network-commands.ts'
 import { REVISION_HELP, networkPublishRevision, networkRevise } from './revision-commands.ts'
-import { DAEMON_HELP, addressCommand, compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand } from './daemon-commands.ts'
+import { DAEMON_HELP, addressCommand, compositeCommand, daemonCommand, initCommand, networkJoin, publishCommand, statusCommand, stopCommand } from './daemon-commands.ts'
 import { TOY_HELP, toyCommand } from './toy-commands.ts'
 import { CLINICAL_HELP, dataCommand, evalCommand, trainCommand } from './clinical-commands.ts'
 import { TESTNET_HELP, testnetCommand } from './testnet-command.ts'
@@ -22,6 +22,7 @@ Commands:
                                   network manifests and revisions (see: medforge network --help)
   init --name NAME --data-dir DIR create an institution's data directory (key, config, API token)
   address --data-dir DIR [--wait S]   a running daemon's listen address (for --bootstrap)
+  stop --data-dir DIR             stop the running daemon cleanly
   network join MANIFEST --data-dir DIR   join a network (verifies the manifest chain)
   daemon --data-dir DIR [--listen MULTIADDR] [--api HOST:PORT] [--bootstrap MULTIADDR]
          [--mdns] [--no-members-only] [--fetch-timeout MS] [--max-gossip-age MS]
@@ -50,6 +51,7 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   init: DAEMON_HELP,
   daemon: DAEMON_HELP,
   address: DAEMON_HELP,
+  stop: DAEMON_HELP,
   publish: DAEMON_HELP,
   status: DAEMON_HELP,
   composite: DAEMON_HELP,
@@ -66,7 +68,7 @@ async function main (argv: string[]): Promise<void> {
   if (command === undefined || command === '-h' || command === '--help' || command === 'help') { process.stdout.write(HELP); return }
   if (command === '--version') { console.log('medforge 0.1.0'); return }
   const help = COMMAND_HELP[command]
-  if (help !== undefined && (rest.includes('--help') || rest.includes('-h') || (rest.length === 0 && !['demo', 'testnet', 'status', 'daemon', 'address'].includes(command)))) { process.stdout.write(help); return }
+  if (help !== undefined && (rest.includes('--help') || rest.includes('-h') || (rest.length === 0 && !['demo', 'testnet', 'status', 'daemon', 'address', 'stop'].includes(command)))) { process.stdout.write(help); return }
   switch (command) {
     case 'adapter': {
       const [sub, ...args] = rest
@@ -82,6 +84,7 @@ async function main (argv: string[]): Promise<void> {
       return await networkCommand(rest)
     case 'init': return await initCommand(rest)
     case 'address': return await addressCommand(rest)
+    case 'stop': return await stopCommand(rest)
     case 'daemon': return await daemonCommand(rest)
     case 'publish': return await publishCommand(rest)
     case 'status': return await statusCommand(rest)
