@@ -1,7 +1,9 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
 // BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
-//   node scripts/bench.ts [--quick] [--no-append] [--only merge,transfer,propagation,search,training,memory,responsiveness]
-import { appendFileSync } from 'node:fs'
+//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,transfer,propagation,search,training,memory,responsiveness]
+// --json FILE also writes every table as JSON (each row an object keyed by the table's columns;
+// the merge and transfer rows with their medians, ranges and sample counts).
+import { appendFileSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -12,13 +14,14 @@ import { SEARCH_HEADER, TRAINING_HEADER, benchSearch, benchTraining } from './be
 import { MEMORY_HEADER, benchMemory } from './bench/memory.ts'
 import { RESPONSIVENESS_HEADER, benchResponsiveness } from './bench/responsiveness.ts'
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' } } })
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' }, json: { type: 'string' } } })
 const quick = values.quick === true
 const only = values.only === undefined ? undefined : new Set(values.only.split(','))
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`
+const structured: Record<string, unknown[]> = { merge: [], transfer: [] }
 const sections: Array<{ key: string, title: string, header: string, run: () => Promise<string[]> }> = [
-  { key: 'merge', title: 'Merge throughput vs memory copy (target: >= 30% of copy for the elementwise methods)', header: MERGE_HEADER, run: async () => await benchMerge(quick) },
-  { key: 'transfer', title: 'Blob transfer: libp2p fetch (Noise + Yamux over TCP, hash verified) vs raw TCP (target: >= 40%)', header: TRANSFER_HEADER, run: async () => await benchTransfer(quick) },
+  { key: 'merge', title: 'Merge throughput vs sustained memory copy, interleaved, median of 7 rounds (target: >= 50% of copy for the elementwise methods)', header: MERGE_HEADER, run: async () => await benchMerge(quick, console.log, structured.merge as never) },
+  { key: 'transfer', title: 'Blob transfer: libp2p fetch (Noise + Yamux over TCP, hash verified) vs raw TCP in the same processes, median of 7 rounds (target: >= 40%)', header: TRANSFER_HEADER, run: async () => await benchTransfer(quick, console.log, structured.transfer!) },
   { key: 'propagation', title: 'Propagation: publish → every daemon merged and attested (in-process daemons, toy module)', header: PROPAGATION_HEADER, run: async () => await benchPropagation(quick) },
   { key: 'search', title: 'One MedForge-Fusion step on the clinical model (3 contributors x 20 distilled images)', header: SEARCH_HEADER, run: async () => await benchSearch() },
   { key: 'training', title: 'LoRA training throughput (rank 4, q_proj + v_proj, batch 64)', header: TRAINING_HEADER, run: async () => await benchTraining(quick) },
@@ -27,12 +30,24 @@ const sections: Array<{ key: string, title: string, header: string, run: () => P
 ]
 const out: string[] = [`### npm run bench — ${new Date().toISOString().slice(0, 10)}, ${machine}${quick ? ' (quick)' : ''}`, '']
 const started = performance.now()
+const tables: Record<string, unknown> = {}
+/** A markdown table's rows as objects keyed by its header's columns. */
+const asObjects = (header: string, rows: string[]): Array<Record<string, string>> => {
+  const cells = (line: string): string[] => line.split('|').slice(1, -1).map(c => c.trim())
+  const names = cells(header.split('\n')[0]!)
+  return rows.map(r => Object.fromEntries(cells(r).map((c, i) => [names[i] ?? `column ${i}`, c])))
+}
 for (const s of sections) {
   if (only !== undefined && !only.has(s.key)) continue
   console.log(`\n${s.title}\n\n${s.header}`)
   const t0 = performance.now()
   const rows = await s.run()
   out.push(`**${s.title}** (${((performance.now() - t0) / 1000).toFixed(0)} s)`, '', s.header, ...rows, '')
+  tables[s.key] = { title: s.title, rows: asObjects(s.header, rows), ...(structured[s.key] === undefined ? {} : { measurements: structured[s.key] }) }
+}
+if (values.json !== undefined) {
+  writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), machine, quick, sections: tables }, null, 2) + '\n')
+  console.log(`\nwrote ${values.json}`)
 }
 out.push(`Whole run: ${((performance.now() - started) / 1000).toFixed(0)} s.`, '')
 if (values['no-append'] !== true) {

@@ -1,7 +1,10 @@
 // Merge throughput: the data-free methods and MedForge-Fusion's fold step (a·M + b·L on every
-// factor) on CLIP ViT-B/16-sized LoRA modules, next to a plain memory copy of the same bytes.
+// factor) on CLIP ViT-B/16-sized LoRA modules, next to a sustained copy of the same number of
+// bytes between preallocated buffers (the physical limit), timed interleaved (measure.ts).
 import { combine, mergeModules, moduleCid, newLoraConfig } from '@medforge/merge-core'
 import type { LoraModule, LoraPair, MergeInput, MergeMethod } from '@medforge/merge-core'
+import { compare, copyBaseline, formatStats } from './measure.ts'
+import type { Stats } from './measure.ts'
 
 // CLIP ViT-B/16 vision tower: 12 layers, width 768; LoRA on q_proj and v_proj.
 function clipModule (rank: number, seed: number): LoraModule {
@@ -29,58 +32,35 @@ function bytesOf (m: LoraModule): number {
   return n
 }
 
-/** Copies every factor of every module into fresh arrays: the memory traffic floor of any merge. */
-function copyAll (modules: LoraModule[]): number {
-  let sink = 0
-  for (const m of modules) {
-    for (const { A, B } of m.layers.values()) {
-      const a = new Float32Array(A.data.length); a.set(A.data)
-      const b = new Float32Array(B.data.length); b.set(B.data)
-      sink += a[0]! + b[0]!
-    }
-  }
-  return sink
-}
+export const MERGE_HEADER = '| module | params/module | modules | method | merge ms, median [min–max] | merge GB/s | copy GB/s (sustained, preallocated) | merge / copy, median [min–max] |\n|---|---|---|---|---|---|---|---|'
 
-async function time (fn: () => unknown, repeats: number): Promise<number> {
-  let best = Infinity
-  for (let i = 0; i < repeats; i++) {
-    const t0 = process.hrtime.bigint()
-    await fn()
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9)
-  }
-  return best
-}
+export interface MergeRowJson { module: string, params: number, modules: number, method: string, mergeSeconds: Stats, copySeconds: Stats, ratio: Stats, bytes: number }
 
-export const MERGE_HEADER = '| module | params/module | modules | method | merge s | merge GB/s | copy GB/s | ratio |\n|---|---|---|---|---|---|---|---|'
-
-export async function benchMerge (quick: boolean, log: (line: string) => void = console.log): Promise<string[]> {
+export async function benchMerge (quick: boolean, log: (line: string) => void = console.log, json: MergeRowJson[] = []): Promise<string[]> {
   const methods: MergeMethod[] = [{ name: 'linear' }, { name: 'task-arithmetic' }, { name: 'ties', density: 0.2 }, { name: 'dare', density: 0.5 }]
   const sizes = quick ? [{ rank: 16, label: 'ViT-B/16 q+v r=16' }] : [{ rank: 16, label: 'ViT-B/16 q+v r=16' }, { rank: 160, label: '10x (r=160)' }]
   const counts = quick ? [2, 8] : [2, 8, 32]
   const rows: string[] = []
-  const emit = (label: string, params: number, n: number, method: string, seconds: number, bytes: number, copy: number): void => {
-    const gbps = bytes / seconds / 1e9
-    const copyGbps = bytes / copy / 1e9
-    const row = `| ${label} | ${params.toLocaleString('en-US')} | ${n} | ${method} | ${seconds.toFixed(3)} | ${gbps.toFixed(2)} | ${copyGbps.toFixed(2)} | ${(gbps / copyGbps * 100).toFixed(1)}% |`
+  // Each row: the merge and a sustained copy of the same input bytes, interleaved (measure.ts).
+  const emit = async (label: string, params: number, n: number, method: string, merge: () => unknown, bytes: number): Promise<void> => {
+    const p = await compare(merge, copyBaseline(bytes), { rounds: quick ? 5 : 7 })
+    const row = `| ${label} | ${params.toLocaleString('en-US')} | ${n} | ${method} | ${formatStats(p.subject, 1e3, 1)} | ${(bytes / p.subject.median / 1e9).toFixed(2)} | ${(bytes / p.baseline.median / 1e9).toFixed(2)} | ${formatStats(p.ratio, 100, 0)}% |`
     log(row)
     rows.push(row)
+    json.push({ module: label, params, modules: n, method, mergeSeconds: p.subject, copySeconds: p.baseline, ratio: p.ratio, bytes })
   }
   for (const size of sizes) {
     // MedForge-Fusion's application: one fold step reads M and L and writes a·M + b·L.
     const pair = [clipModule(size.rank, 101), clipModule(size.rank, 102)]
     const pairBytes = pair.reduce((s, m) => s + bytesOf(m), 0)
-    const pairCopy = await time(() => copyAll(pair), 5)
-    emit(size.label, bytesOf(pair[0]!) / 4, 2, 'medforge-fusion step (a·M + b·L)', await time(() => combine(pair[0]!, pair[1]!, 0.7, 0.4), 3), pairBytes, pairCopy)
+    await emit(size.label, bytesOf(pair[0]!) / 4, 2, 'medforge-fusion step (a·M + b·L)', () => combine(pair[0]!, pair[1]!, 0.7, 0.4), pairBytes)
     for (const n of counts) {
       if (size.rank > 16 && n > 8) continue // 32 x 24 MB adds minutes; 2 and 8 show the trend
       const modules = Array.from({ length: n }, (_, i) => clipModule(size.rank, i + 1))
       // CIDs are known and verified before a daemon merges, as here; hashing them is not part of merging.
       const inputs: MergeInput[] = modules.map(module => ({ module, height: 0, cid: moduleCid(module) }))
       const bytes = modules.reduce((s, m) => s + bytesOf(m), 0)
-      const repeats = bytes > 200e6 ? 1 : 3
-      const copy = await time(() => copyAll(modules), repeats + 2)
-      for (const method of methods) emit(size.label, bytesOf(modules[0]!) / 4, n, method.name, await time(() => mergeModules(inputs, method), repeats), bytes, copy)
+      for (const method of methods) await emit(size.label, bytesOf(modules[0]!) / 4, n, method.name, async () => await mergeModules(inputs, method), bytes)
     }
   }
   return rows

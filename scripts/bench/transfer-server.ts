@@ -29,7 +29,7 @@ await node.handle(BARE_PROTOCOL, async stream => {
   const mb = Number(new TextDecoder().decode((await lpStream(stream).read()).subarray()))
   for (let sent = 0; sent < mb * 1024 * 1024; sent += zeros.length) if (!stream.send(zeros)) await stream.onDrain()
   await stream.close()
-})
+}, { maxInboundStreams: 64 })
 // Raw TCP: the client writes a CID and a newline; the server answers with exactly those bytes.
 const raw = createServer(socket => {
   let line = ''

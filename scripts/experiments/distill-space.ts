@@ -3,7 +3,7 @@
 // three sites with frozen probe heads, distils each twice (frozen base, adapted), and merges with
 // product-space Fusion (KL and loss objectives) and factor-space Fusion on each kind of set.
 //   node scripts/experiments/distill-space.ts [SEED]
-import { combineProduct, mergeModules } from '@medforge/merge-core'
+import { mergeModules } from '@medforge/merge-core'
 import { CLINICAL_TASKS, compositeTaskPredictions, classificationMetrics, distill, loadBaseWeights, loadTf, predictOnSplit, siteShard, trainLora, vitEvaluator } from '@medforge/clinical'
 import type { LoraModule, MergeInput } from '@medforge/merge-core'
 import type { VitContext } from '@medforge/clinical'

@@ -38,6 +38,9 @@ export const TESTNET_HELP = `medforge testnet — a local multi-institution netw
   Smaller runs: --epochs N --max-train N --ipc N --distill-iterations N --fusion-budget N
 `
 
+/** The testnet's keys derive from this and the site names: a rerun gives the same state root. */
+const TESTNET_KEY_SEED = 'medforge-local-testnet'
+
 /** From the last publication to every daemon attesting one root (Fusion folds take a while on 2 cores). */
 const CONVERGENCE_TIMEOUT_MS = 5 * 60_000
 
@@ -102,6 +105,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
   const net = await createLocalNetwork({
     dir: base,
     networkId: 'local-testnet',
+    keySeed: TESTNET_KEY_SEED,
     name: 'MedForge local testnet',
     sites: plan.map(p => ({ name: p.name })),
     baseModel: { architecture: VIT_ARCHITECTURE, weights: baseModel.cid },
@@ -186,7 +190,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     if (values['late-task'] === true) {
       // The network grows while it runs: a revision adds a task and an institution, which joins,
       // trains on its own images and publishes; every daemon merges it.
-      const late = await addLateSite({ base, network: net.network, chain: [net.manifest], signers: net.sites.slice(0, net.manifest.body.quorum).map(x => x.identity), via: sites[0]!.daemon!, founders: sites.map(x => x.daemon!) })
+      const late = await addLateSite({ base, keySeed: TESTNET_KEY_SEED, network: net.network, chain: [net.manifest], signers: net.sites.slice(0, net.manifest.body.quorum).map(x => x.identity), via: sites[0]!.daemon!, founders: sites.map(x => x.daemon!) })
       const lateTaskSpec = { classes: LATE_TASK.labels, channels: LATE_TASK.input!.channels, side: LATE_TASK.input!.size, seed: 'testnet' }
       lateTest = loadDataset(late.data, lateTaskSpec).test
       const site: SiteState = { name: late.name, task: LATE_TASK.id, shard: { index: 0, count: 1, alpha: undefined }, dir: late.dir, bundle: join(late.dir, 'bundle'), phase: 'joining' }

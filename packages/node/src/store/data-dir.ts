@@ -52,10 +52,11 @@ export class DataDir {
   networkDir (network: string): string { return join(this.dir, 'networks', network) }
 
   /** Creates the key, config and API token; refuses to touch an initialised directory. */
-  async init (name: string, overrides: Partial<DaemonConfig> = {}): Promise<Identity> {
+  /** `keySeed` (32 bytes) derives the key: for local testnets only, whose runs must be reproducible. */
+  async init (name: string, overrides: Partial<DaemonConfig> = {}, keySeed?: Uint8Array): Promise<Identity> {
     if (existsSync(this.keyPath)) throw new DataDirError(this.dir, 'already initialised (key.json exists)')
     mkdirSync(this.dir, { recursive: true, mode: 0o700 })
-    const identity = await newIdentity()
+    const identity = await newIdentity(keySeed)
     writeFileSync(this.keyPath, encodeKeyFile(identity, name), { mode: 0o600 })
     restrictKeyFile(this.keyPath)
     writeFileSync(this.tokenPath, randomBytes(24).toString('base64url') + '\n', { mode: 0o600 })

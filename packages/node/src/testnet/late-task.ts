@@ -12,7 +12,7 @@ import type { Identity, SignedManifest, TaskSpec } from '@medforge/protocol'
 import { DataDir } from '../store/data-dir.ts'
 import { waitFor } from './convergence.ts'
 import type { DaemonProcess } from './daemon-process.ts'
-import { siteDirName } from './local-network.ts'
+import { siteDirName, siteKeySeed } from './local-network.ts'
 
 export const LATE_TASK: TaskSpec = {
   id: 'fundus',
@@ -35,9 +35,9 @@ export interface LateSite {
  * the task, signs it with `signers` (a quorum of the founders), hands it to `via` and waits until
  * every founding daemon runs it. The newcomer then joins with the revised chain.
  */
-export async function addLateSite (options: { base: string, network: string, chain: readonly SignedManifest[], signers: readonly Identity[], via: DaemonProcess, founders: readonly DaemonProcess[] }): Promise<LateSite> {
+export async function addLateSite (options: { base: string, keySeed?: string, network: string, chain: readonly SignedManifest[], signers: readonly Identity[], via: DaemonProcess, founders: readonly DaemonProcess[] }): Promise<LateSite> {
   const dataDir = new DataDir(join(options.base, siteDirName(LATE_SITE_NAME)))
-  const identity = await dataDir.init(LATE_SITE_NAME, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
+  const identity = await dataDir.init(LATE_SITE_NAME, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' }, options.keySeed === undefined ? undefined : siteKeySeed(options.keySeed, LATE_SITE_NAME))
   const data = join(dataDir.dir, 'fundus.npz')
   writeFileSync(data, syntheticColourNpz({ classes: LATE_TASK.labels.length, counts: { train: 1080, val: 120, test: 400 }, seed: 'testnet late site' }))
   const current = options.chain.at(-1)!.body

@@ -1,6 +1,7 @@
 // A network of institutions on this machine, made in one call: a data directory and key per site,
 // a signed genesis manifest naming them all, and every site joined. The testnet (`npm start`), the
 // multi-process tests and the benchmarks all build their networks here.
+import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +16,12 @@ export interface LocalNetworkSpec extends Omit<GenesisInit, 'members'> {
   /** Where everything goes (created if missing); default a fresh temp directory. */
   readonly dir?: string
   readonly sites: ReadonlyArray<{ readonly name: string, readonly roles?: readonly MemberRole[] }>
+  /**
+   * Derive each site's key from this seed and its name, so that a rerun has the same peer ids (and,
+   * since a module's CID names its author, the same state roots). Local testnets only: such keys
+   * are public knowledge.
+   */
+  readonly keySeed?: string
   /** Members with a key (written as NAME.key.json) but no daemon: hostile peers in tests, late joiners. */
   readonly extraMembers?: readonly string[]
 }
@@ -30,6 +37,11 @@ export interface LocalNetwork {
 }
 
 /** A site's directory name: its name in kebab-case. */
+/** The key seed of a site of a local testnet (see LocalNetworkSpec.keySeed). */
+export function siteKeySeed (keySeed: string, name: string): Uint8Array {
+  return createHash('sha256').update(`${keySeed}|${name}`).digest()
+}
+
 export function siteDirName (name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
 }
@@ -40,7 +52,7 @@ export async function createLocalNetwork (spec: LocalNetworkSpec): Promise<Local
   const sites: LocalSite[] = []
   for (const s of spec.sites) {
     const dataDir = new DataDir(join(base, siteDirName(s.name)))
-    const identity = await dataDir.init(s.name, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' })
+    const identity = await dataDir.init(s.name, { listen: ['/ip4/127.0.0.1/tcp/0'], api: '127.0.0.1:0' }, spec.keySeed === undefined ? undefined : siteKeySeed(spec.keySeed, s.name))
     sites.push({ name: s.name, dir: dataDir.dir, identity })
   }
   const extra = new Map<string, Identity>()
