@@ -263,3 +263,30 @@ describe('selection', () => {
     }), { numRuns: 500 })
   })
 })
+
+describe('composite export and duplicate inputs', () => {
+  const model = new ToyModel()
+  const a = model.train('a', model.makeData('a', 24, 'dup'), { epochs: 5, seed: 'dup' })
+  const otherHead = { ...a, heads: new Map([...a.heads].map(([k, t]) => [k, { shape: t.shape, data: t.data.map(v => v + 1) }])) }
+
+  it('refuses one LoRA module given twice with different task heads (either choice would depend on the order)', async () => {
+    assert.equal(moduleCid(a), moduleCid(otherHead))
+    for (const order of [[a, otherHead], [otherHead, a]]) {
+      await assert.rejects(mergeModules(order.map((module, i) => ({ module, height: 0, label: `in${i}` })), { name: 'linear' }), (err: unknown) => err instanceof InvalidMergeOptionsError && /given twice with different task heads/.test(err.message))
+    }
+    const same = await mergeModules([{ module: a, height: 0 }, { module: a, height: 0 }], { name: 'linear' })
+    assert.equal(same.inputs.length, 1, 'the same module with the same head counts once')
+  })
+
+  it('writing into a used --out folder leaves no earlier task head behind', async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { writeComposite } = await import('../src/index.ts')
+    const dir = mkdtempSync(join(tmpdir(), 'medforge-composite-'))
+    const b = model.train('b', model.makeData('b', 24, 'dup-b'), { epochs: 5, seed: 'dup-b' })
+    writeComposite(dir, await mergeModules([{ module: a, height: 0 }, { module: b, height: 0 }], { name: 'linear' }))
+    assert.equal(readdirSync(join(dir, 'task_heads')).length, 2)
+    writeComposite(dir, await mergeModules([{ module: b, height: 0 }], { name: 'linear' }))
+    assert.deepEqual(readdirSync(join(dir, 'task_heads')), [`${moduleCid(b)}.safetensors`])
+  })
+})
