@@ -18,6 +18,7 @@ import { newRow, record, rowJson, rowLine } from './bench/clinical-cells.ts'
 import type { Row } from './bench/clinical-cells.ts'
 import type { LoraModule, MergeInput, MergeMethod } from '@medforge/merge-core'
 import type { BackendName, ClassificationMetrics, VitContext, VitWeights } from '@medforge/clinical'
+import { SITES } from './bench/clinical-sites.ts'
 
 const { values } = parseArgs({ options: { backend: { type: 'string' }, 'no-write': { type: 'boolean' }, epochs: { type: 'string' }, seeds: { type: 'string' }, json: { type: 'boolean' } } })
 const seeds = Number(values.seeds ?? 3)
@@ -25,11 +26,6 @@ const backend = (values.backend ?? 'wasm') as BackendName
 const epochs = Number(values.epochs ?? 10)
 const tf = await loadTf(backend)
 const base = loadBaseWeights()
-const SITES = [
-  { name: 'Hospital A', task: 'pneumonia', index: 0, of: 2, alpha: 0.5, height: 1 },
-  { name: 'Clinic C', task: 'breast', index: 0, of: 1, alpha: undefined, height: 2 },
-  { name: 'Hospital B', task: 'pneumonia', index: 1, of: 2, alpha: 0.5, height: 3 }
-] as const
 const lines: string[] = []
 const say = (s = ''): void => { console.log(s); lines.push(s) }
 const f3 = (x: number): string => x.toFixed(3)

@@ -7,13 +7,9 @@ import { mergeModules } from '@medforge/merge-core'
 import { CLINICAL_TASKS, compositeTaskPredictions, classificationMetrics, distill, loadBaseWeights, loadTf, predictOnSplit, siteShard, trainLora, vitEvaluator } from '@medforge/clinical'
 import type { LoraModule, MergeInput } from '@medforge/merge-core'
 import type { VitContext } from '@medforge/clinical'
+import { SITES } from '../bench/clinical-sites.ts'
 const tf = await loadTf('wasm')
 const base = loadBaseWeights()
-const SITES = [
-  { name: 'Hospital A', task: 'pneumonia', index: 0, of: 2, alpha: 0.5, height: 1 },
-  { name: 'Clinic C', task: 'breast', index: 0, of: 1, alpha: undefined, height: 2 },
-  { name: 'Hospital B', task: 'pneumonia', index: 1, of: 2, alpha: 0.5, height: 3 }
-] as const
 const f3 = (x: number) => x.toFixed(3)
 const auc = (p: { probabilities: Float64Array, classes: number, labels: Int32Array } | undefined) => p === undefined ? NaN : classificationMetrics(p.probabilities, p.classes, p.labels).auc
 const seedArg = process.argv[2] ?? '0'
