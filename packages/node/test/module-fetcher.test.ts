@@ -16,7 +16,7 @@ async function peers (n: number): Promise<PeerId[]> {
   return await Promise.all(Array.from({ length: n }, async () => peerIdFromString((await newIdentity()).peerId)))
 }
 
-async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutcome>, claim?: (ref: ModuleRef) => ClaimOutcome, fetch?: (peer: PeerId, cid: string) => Promise<Uint8Array> } = {}) {
+async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutcome>, claim?: (ref: ModuleRef) => ClaimOutcome, drop?: (row: ModuleRow, rows: Map<string, ModuleRow>) => boolean, fetch?: (peer: PeerId, cid: string) => Promise<Uint8Array> } = {}) {
   const [self, author, relay, other] = await peers(4)
   const moduleFile = new Uint8Array([1, 2, 3])
   const distilledFile = new Uint8Array([4, 5])
@@ -59,7 +59,7 @@ async function setUp (options: { verify?: (ref: ModuleRef) => Promise<VerifyOutc
     },
     maxModuleBytes: () => 1 << 20,
     onReady: cid => { ready.push(cid) },
-    dropClaim: r => { dropped.push(r.recordCid); setStatus(r.cid, 'invalid'); return false },
+    dropClaim: r => { dropped.push(r.recordCid); if (options.drop !== undefined) return options.drop(r, rows); setStatus(r.cid, 'invalid'); return false },
     onVerified: cid => { verified.push(cid) },
     log: () => {}
   }, { sweepMs: 60_000 })
@@ -87,6 +87,18 @@ describe('module fetcher', () => {
     assert.deepEqual(t.refusals, ['not_module_author'])
     assert.deepEqual(t.penalties.map(([p]) => p), [t.row.author])
     assert.deepEqual([t.ready, t.verified], [[], []])
+  })
+
+  it('when another claim takes the row after a false one is dropped, the module is fetched again at once, under the new claim', async () => {
+    let claims = 0
+    const t = await setUp({
+      claim: ref => ++claims === 1 ? { ok: false, reason: 'not_module_author', message: `${ref.cid}: someone else's` } : { ok: true },
+      drop: (row, rows) => { rows.set(row.cid, { ...row, recordCid: 'r2' }); return true }
+    })
+    t.fetcher.enqueue(t.row.cid, t.relay)
+    await t.settle()
+    assert.equal(claims, 2, 'the new claim was checked')
+    assert.deepEqual([t.ready, t.rows.get('module-1')!.recordCid], [['module-1'], 'r2'])
   })
 
   it('a peer sending wrong bytes is penalised and counted; the next peer (the author) is asked', async () => {

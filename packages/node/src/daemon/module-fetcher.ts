@@ -62,6 +62,8 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
   const concurrency = init.concurrency ?? DEFAULT_FETCH_CONCURRENCY
   const maxQueue = init.maxQueue ?? DEFAULT_FETCH_QUEUE_MAX
   const fetching = new Set<string>()
+  /** Modules whose claim changed while they were being fetched: fetched again right after. */
+  const again = new Set<string>()
   const queue: string[] = []
   const queued = new Set<string>()
   const retries = new Map<string, number>()
@@ -83,7 +85,11 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
       const cid = queue.shift()!
       queued.delete(cid)
       fetching.add(cid)
-      void fetchModule(cid).catch(err => { log(`fetching module ${cid} failed: ${(err as Error).message}`) }).finally(() => { fetching.delete(cid); pump() })
+      void fetchModule(cid).catch(err => { log(`fetching module ${cid} failed: ${(err as Error).message}`) }).finally(() => {
+        fetching.delete(cid)
+        if (again.delete(cid)) enqueue(cid)
+        pump()
+      })
     }
   }
 
@@ -184,7 +190,7 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
   async function settleClaim (row: ModuleRow): Promise<boolean> {
     const claim = await compute.checkClaim(network, moduleRef(row))
     const now = ledger.getModule(network, row.cid)
-    if (now?.recordCid !== row.recordCid) return false // replaced meanwhile: the next pass checks the new claim
+    if (now?.recordCid !== row.recordCid) { again.add(row.cid); return false } // replaced meanwhile: check the new claim next
     if (claim.ok) {
       ledger.markVerified(network, row.cid)
       components.onVerified(row.cid)
@@ -194,7 +200,7 @@ export function createModuleFetcher (components: ModuleFetcherComponents, init: 
     penalties.penalize(row.author, PENALTY.invalidModule)
     log(`claim of ${row.author.slice(-8)} on module ${row.cid.slice(-12)} dropped: ${claim.message}`)
     retries.delete(row.cid)
-    if (components.dropClaim(row, claim.message)) queueMicrotask(() => { enqueue(row.cid) })
+    if (components.dropClaim(row, claim.message)) again.add(row.cid)
     return false
   }
 
