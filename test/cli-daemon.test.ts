@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { encodeManifestFile, genesisManifestBody, readKeyFile, signManifest } from '@medforge/protocol'
 import { bin, root } from './support/testnet-fixture.ts'
 
 const medforge = (...args: string[]): { status: number | null, stdout: string, stderr: string } => {
@@ -29,15 +30,24 @@ describe('medforge init / network join', () => {
     assert.equal(medforge('status', '--data-dir', dir).status, 1, 'no running daemon')
   })
 
-  it('joins a toy network, and refuses a manifest whose base model this build lacks', () => {
+  it('joins a toy network, and refuses a manifest whose base model this build lacks', async () => {
     const base = mkdtempSync(join(tmpdir(), 'medforge-join-'))
     const dir = join(base, 'dd')
     assert.equal(medforge('init', '--name', 'H', '--data-dir', dir).status, 0)
     const toyBase = medforge('toy', 'base-model').stdout.trim()
     for (const [name, model, ok] of [['toy', toyBase, true], ['unknown', 'clip-vit-huge@bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku', false]] as const) {
       const manifest = join(base, `${name}.json`)
-      const create = medforge('network', 'create', '--name', name, '--base-model', model, '--task', 't:x:a,b', '--member', join(dir, 'key.json'), '--key', join(dir, 'key.json'), '--rank', '2', '--alpha', '4', '--targets', 'encoder', '--out', manifest)
-      assert.equal(create.status, 0, create.stderr)
+      if (ok) {
+        const create = medforge('network', 'create', '--name', name, '--base-model', model, '--task', 't:x:a,b', '--member', join(dir, 'key.json'), '--key', join(dir, 'key.json'), '--rank', '2', '--alpha', '4', '--targets', 'encoder', '--out', manifest)
+        assert.equal(create.status, 0, create.stderr)
+      } else {
+        // This build's `network create` refuses the model; a manifest made by another build is
+        // still refused at join.
+        const key = readKeyFile(join(dir, 'key.json'))
+        const [architecture, weights] = model.split('@') as [string, string]
+        const body = genesisManifestBody({ networkId: name, name, baseModel: { architecture, weights }, tasks: [{ id: 't', modality: 'x', labels: ['a', 'b'], metric: 'auc' }], lora: { targets: ['encoder'], rank: 2, alpha: 4 }, merge: { method: 'linear' }, members: [{ peerId: key.peerId, name: 'H', roles: ['contributor'] }], quorum: 1 })
+        writeFileSync(manifest, encodeManifestFile(await signManifest({ body, signatures: [] }, key)))
+      }
       const join_ = medforge('network', 'join', manifest, '--data-dir', dir)
       if (ok) {
         assert.equal(join_.status, 0, join_.stderr)

@@ -212,6 +212,26 @@ describe('MedForge-Fusion in product space', () => {
   })
 })
 
+describe('the search\'s per-task tolerance', () => {
+  it('records each task\'s objective per step; a tolerance cuts the total excess over the limits and leaves default roots alone', async () => {
+    const plain = await mergeModules(inputs, { name: 'medforge-fusion-product' }, { evaluator })
+    const loose = await mergeModules(inputs, { name: 'medforge-fusion-product', tolerance: 1e9 }, { evaluator })
+    const tight = await mergeModules(inputs, { name: 'medforge-fusion-product', tolerance: 0.001 }, { evaluator })
+    // A tolerance nothing reaches changes no choice: the same coefficients (the root differs only
+    // because the method's canonical form now carries it).
+    assert.deepEqual(loose.steps!.map(s => s.coefficients), plain.steps!.map(s => s.coefficients))
+    assert.notEqual(loose.stateRoot, plain.stateRoot)
+    assert.equal(canonicalMethod({ name: 'medforge-fusion-product' }, evaluator.id).name, 'medforge-fusion-product')
+    assert.equal('tolerance' in canonicalMethod({ name: 'medforge-fusion-product' }, evaluator.id), false, 'absent unless set')
+    for (const step of plain.steps!.slice(1)) assert.ok(step.tasks !== undefined && Object.values(step.tasks).every(v => Number.isFinite(v)), JSON.stringify(step))
+    // With KL, a task's limit is 0.001 over its own module (new task) or over the previous
+    // composite (a task already served); the tight search's total excess is never above the plain one's.
+    const excess = (steps: NonNullable<typeof plain.steps>): number => steps.slice(1).reduce((sum, s) => sum + Object.values(s.tasks!).reduce((a, v) => a + Math.max(0, v - 0.001), 0), 0)
+    assert.ok(excess(tight.steps!) <= excess(plain.steps!) + 1e-12, `${excess(tight.steps!)} > ${excess(plain.steps!)}`)
+    await assert.rejects(mergeModules(inputs, { name: 'medforge-fusion-product', tolerance: -1 }, { evaluator }), /tolerance must be >= 0/)
+  })
+})
+
 describe('refusals', () => {
   const base = inputs[0]!.module
   const variant = (raw: Record<string, unknown>): LoraModule => loraModuleFromTensors(parseLoraConfig({ ...base.config.raw, ...raw }, 'v'), moduleTensors(base), 'v')

@@ -31,6 +31,8 @@ export interface FusionStep {
   readonly coefficients: readonly [number, number]
   readonly loss: number
   readonly evaluations: number
+  /** Each task's objective (mean over its contributors) at [a, b]: the lineage's per-task scores. */
+  readonly tasks?: Readonly<Record<string, number>>
 }
 
 /** A fold prefix: enough to resume the fold when later modules arrive (the node checkpoints these). */
@@ -83,15 +85,28 @@ export function combine (m: LoraModule, l: LoraModule, a: number, b: number): Lo
 
 /** Mean over tasks of the mean loss over each task's contributors, summed in a fixed order (binary64). */
 export async function taskMeanLoss<D> (evaluate: (c: OrderedInput<D>) => number | Promise<number>, contributors: readonly OrderedInput<D>[]): Promise<number> {
-  let total = 0
-  const groups = byTask(contributors)
-  for (const group of groups) {
+  return meanOf(await taskLosses(evaluate, contributors))
+}
+
+/** Each task's mean loss over its contributors, in the canonical task order. */
+export async function taskLosses<D> (evaluate: (c: OrderedInput<D>) => number | Promise<number>, contributors: readonly OrderedInput<D>[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  for (const group of byTask(contributors)) {
     let sum = 0
     for (const c of group) sum += await evaluate(c)
-    total += sum / group.length
+    out.set(group[0]!.task ?? '', sum / group.length)
   }
-  return total / groups.length
+  return out
 }
+
+function meanOf (perTask: ReadonlyMap<string, number>): number {
+  let total = 0
+  for (const v of perTask.values()) total += v
+  return total / perTask.size
+}
+
+/** How steeply a candidate is pushed back per unit of a task's objective beyond the tolerance. */
+const TOLERANCE_PENALTY = 100
 
 export function penalty (method: SearchMethod, a: number, b: number): number {
   return method.regularization * (Math.abs(a) + Math.abs(b)) / 2
@@ -135,19 +150,41 @@ export async function fusionStep<D> (state: FusionState | undefined, next: Order
   const contributors = [...state.contributors, next] as OrderedInput<D>[]
   const combineWith = combinerOf(method)
   const score = objectiveOf(method, evaluator)
+  const limits = method.name === 'medforge-fusion-product' && method.tolerance !== undefined ? await taskLimits(state, next, contributors, score, method.tolerance) : undefined
   const search = await nelderMead(async ([a, b]) => {
     const fa = Math.fround(a!)
     const fb = Math.fround(b!)
     const candidate = combineWith(state.module, next.module, fa, fb)
-    return await taskMeanLoss(async c => await score(candidate, c), contributors) + penalty(method, fa, fb)
+    if (limits === undefined) return await taskMeanLoss(async c => await score(candidate, c), contributors) + penalty(method, fa, fb)
+    const perTask = await taskLosses(async c => await score(candidate, c), contributors)
+    let excess = 0
+    for (const [task, v] of perTask) excess += Math.max(0, v - limits.get(task)!)
+    return meanOf(perTask) + penalty(method, fa, fb) + TOLERANCE_PENALTY * excess
   }, { x0: method.init, lower: method.lower, upper: method.upper, budget: method.budget })
   const a = Math.fround(search.x[0]!)
   const b = Math.fround(search.x[1]!)
+  const module = combineWith(state.module, next.module, a, b)
+  // The lineage's per-task scores at the point chosen (not counted in the search's evaluations).
+  const tasks = Object.fromEntries(await taskLosses(async c => await score(module, c), contributors))
   return {
-    module: combineWith(state.module, next.module, a, b),
+    module,
     contributors,
-    steps: [...state.steps, { cid: next.cid, coefficients: [a, b], loss: search.loss, evaluations: search.evaluations.length }]
+    steps: [...state.steps, { cid: next.cid, coefficients: [a, b], loss: search.loss, evaluations: search.evaluations.length, tasks }]
   }
+}
+
+/**
+ * Each task's worst acceptable objective at this step: a task the composite already serves, what
+ * the previous composite scores on its contributors (the arriving module included) plus the
+ * tolerance; a new task, what the arriving module alone scores on its own set plus the tolerance.
+ */
+async function taskLimits<D> (state: FusionState, next: OrderedInput<D>, contributors: readonly OrderedInput<D>[], score: (candidate: LoraModule, c: OrderedInput<D>) => Promise<number>, tolerance: number): Promise<Map<string, number>> {
+  const seen = new Set(state.contributors.map(c => c.task ?? ''))
+  const previous = await taskLosses(async c => await score(state.module, c), contributors.filter(c => seen.has(c.task ?? '')))
+  const limits = new Map([...previous].map(([task, v]) => [task, v + tolerance]))
+  const task = next.task ?? ''
+  if (!seen.has(task)) limits.set(task, await score(next.module, next) + tolerance)
+  return limits
 }
 
 export async function fuse<D> (inputs: readonly OrderedInput<D>[], method: SearchMethod, evaluator: CandidateEvaluator<D>, from?: FusionState): Promise<FusionState> {

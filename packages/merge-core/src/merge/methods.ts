@@ -28,7 +28,18 @@ export interface FusionMethod extends SearchParams { readonly name: 'medforge-fu
  * candidate with that head): what the merge must keep, whatever the distilled labels reward.
  */
 export type FusionObjective = 'loss' | 'kl'
-export interface FusionProductMethod extends SearchParams { readonly name: 'medforge-fusion-product', readonly objective?: FusionObjective }
+export interface FusionProductMethod extends SearchParams {
+  readonly name: 'medforge-fusion-product'
+  readonly objective?: FusionObjective
+  /**
+   * No task may be traded away silently: a candidate may not make any task's objective worse by
+   * more than this than the previous composite had it (a task already served), or than the
+   * arriving module alone has it (a new task); candidates beyond it are pushed back by a steep
+   * penalty, so the search settles where every task is within it when such a point exists. Off
+   * when absent.
+   */
+  readonly tolerance?: number
+}
 export interface MixtureMethod extends SearchParams { readonly name: 'medforge-mixture' }
 
 export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | FusionProductMethod | MixtureMethod
@@ -40,7 +51,7 @@ export const DATA_FREE_METHODS: readonly MethodName[] = ['linear', 'task-arithme
 
 export type CanonicalMethod = Required<LinearMethod> | Required<TaskArithmeticMethod> | Required<TiesMethod> | Required<DareMethod> |
   (Required<Omit<FusionMethod, 'init'>> & { init: [number, number], evaluator: string }) |
-  (Required<Omit<FusionProductMethod, 'init'>> & { init: [number, number], evaluator: string }) |
+  (Required<Omit<FusionProductMethod, 'init' | 'tolerance'>> & { init: [number, number], evaluator: string, tolerance?: number }) |
   (Required<Omit<MixtureMethod, 'init'>> & { init: [number, number], evaluator: string })
 
 /** The reference's search settings: start [0.5, 0.5], bounds [-1.5, 1.5], 40 evaluations, L1 weight 0.05. */
@@ -88,7 +99,10 @@ export function canonicalMethod (method: MergeMethod, evaluatorId?: string): Can
       if (method.name === 'medforge-fusion-product') {
         const objective = method.objective ?? 'kl'
         if (objective !== 'loss' && objective !== 'kl') fail(`objective must be loss or kl, got ${String(objective)}`)
-        return { name: method.name, budget, lower, upper, init: [init[0], init[1]], regularization, objective, evaluator: evaluatorId! }
+        const tolerance = method.tolerance
+        if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance >= 0)) fail(`tolerance must be >= 0, got ${tolerance}`)
+        // Present only when set, so that a method without it keeps its canonical form (and roots).
+        return { name: method.name, budget, lower, upper, init: [init[0], init[1]], regularization, objective, evaluator: evaluatorId!, ...(tolerance === undefined ? {} : { tolerance }) }
       }
       return { name: method.name, budget, lower, upper, init: [init[0], init[1]], regularization, evaluator: evaluatorId! }
     }

@@ -108,7 +108,7 @@ function renderMerges (merges) {
     cell(m.method),
     cell(m.moduleCount),
     cell(short(m.stateRoot, 10), 'mono'),
-    cell((m.details.steps ?? []).map(s => `[${s.coefficients.map(c => c.toFixed(2)).join(', ')}]`).join(' ') || (m.details.weights ? `weights ${m.details.weights.map(w => w.toFixed(2)).join(', ')}` : '–'), 'mono'),
+    cell((m.details.steps ?? []).map(s => `[${s.coefficients.map(c => c.toFixed(2)).join(', ')}]${s.tasks ? ` (${Object.entries(s.tasks).map(([t, v]) => `${t} ${v.toFixed(3)}`).join(', ')})` : ''}`).join(' ') || (m.details.weights ? `weights ${m.details.weights.map(w => w.toFixed(2)).join(', ')}` : '–'), 'mono'),
     cell(`${m.finishedAt - m.startedAt} ms`)
   ]))
   const withMetrics = merges.filter(m => m.moduleCount > 0 && m.details.metrics && Object.keys(m.details.metrics).length > 0)
