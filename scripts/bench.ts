@@ -1,6 +1,6 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
 // BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
-//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,transfer,propagation,search,training,memory,responsiveness]
+//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
 // --json FILE also writes every table as JSON (each row an object keyed by the table's columns;
 // the merge and transfer rows with their medians, ranges and sample counts).
 import { appendFileSync, writeFileSync } from 'node:fs'
@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { MERGE_HEADER, benchMerge } from './bench/merge.ts'
 import { TRANSFER_HEADER, benchTransfer } from './bench/transfer.ts'
 import { PROPAGATION_HEADER, benchPropagation } from './bench/propagation.ts'
+import { PROPAGATION_SCALE_HEADER, benchPropagationScale } from './bench/propagation-scale.ts'
 import { SEARCH_HEADER, TRAINING_HEADER, benchSearch, benchTraining } from './bench/model.ts'
 import { MEMORY_HEADER, benchMemory } from './bench/memory.ts'
 import { RESPONSIVENESS_HEADER, benchResponsiveness } from './bench/responsiveness.ts'
@@ -23,6 +24,7 @@ const sections: Array<{ key: string, title: string, header: string, run: () => P
   { key: 'merge', title: 'Merge throughput vs sustained memory copy, interleaved, median of 7 rounds (target: >= 50% of copy for the elementwise methods)', header: MERGE_HEADER, run: async () => await benchMerge(quick, console.log, structured.merge as never) },
   { key: 'transfer', title: 'Blob transfer: libp2p fetch (Noise + Yamux over TCP, hash verified) vs raw TCP in the same processes, median of 7 rounds (target: >= 40%)', header: TRANSFER_HEADER, run: async () => await benchTransfer(quick, console.log, structured.transfer!) },
   { key: 'propagation', title: 'Propagation: publish → every daemon merged and attested (in-process daemons, toy module)', header: PROPAGATION_HEADER, run: async () => await benchPropagation(quick) },
+  { key: 'propagation-scale', title: 'Propagation at scale: daemons spread over 6 OS processes, publish → every daemon merged and attested (toy module), p50/p95 of 20 publications', header: PROPAGATION_SCALE_HEADER, run: async () => await benchPropagationScale({ sizes: quick ? [10] : [10, 20, 50], processes: 6, methods: quick ? ['linear'] : ['linear', 'medforge-fusion'], publications: quick ? 5 : 20 }) },
   { key: 'search', title: 'One MedForge-Fusion step on the clinical model (3 contributors x 20 distilled images)', header: SEARCH_HEADER, run: async () => await benchSearch() },
   { key: 'training', title: 'LoRA training throughput (rank 4, q_proj + v_proj, batch 64)', header: TRAINING_HEADER, run: async () => await benchTraining(quick) },
   { key: 'memory', title: 'Daemon memory', header: MEMORY_HEADER, run: async () => await benchMemory() },

@@ -1,0 +1,91 @@
+// Propagation at scale: N daemons spread over P OS processes (so one event loop does not carry
+// everyone), publish → every daemon merged the module and every attestation heard by the
+// publisher names it (every daemon attests after merging), for a data-free merge and for MedForge-Fusion (toy model). The first process
+// hosts one daemon alone, whose resident memory is reported at the end (a daemon with N−1 peers).
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { readModuleBundle } from '@medforge/node'
+import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
+import { statsOf } from './measure.ts'
+
+export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB |\n|---|---|---|---|---|---|---|---|'
+
+interface Hosted { dir: string, url: string, addresses: string[] }
+
+function host (args: string[], expect: number, into: Hosted[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'propagation-host.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+  return new Promise((resolve, reject) => {
+    let buffer = ''
+    let seen = 0
+    child.stdout!.on('data', (d: Buffer) => {
+      buffer += d.toString()
+      const lines = buffer.split('\n')
+      buffer = lines.pop()!
+      for (const l of lines) { into.push(JSON.parse(l) as Hosted); if (++seen === expect) resolve(child) }
+    })
+    child.once('exit', code => { reject(new Error(`propagation host exited with ${code}`)) })
+  })
+}
+
+const get = async (url: string): Promise<any> => await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).json() // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number }, log: (line: string) => void = console.log): Promise<string[]> {
+  const rows: string[] = []
+  for (const method of options.methods) {
+    for (const n of options.sizes) {
+      const net = await createTestnet({ sites: n, method })
+      const hosted: Hosted[] = []
+      const children: ChildProcess[] = []
+      try {
+        children.push(await host(['-', net.sites[0]!.dir], 1, hosted))
+        const bootstrap = hosted[0]!.addresses[0]!
+        const rest = net.sites.slice(1).map(s => s.dir)
+        const per = Math.ceil(rest.length / Math.max(1, options.processes - 1))
+        const starting: Array<Promise<ChildProcess>> = []
+        for (let i = 0; i < rest.length; i += per) starting.push(host([bootstrap, ...rest.slice(i, i + per)], rest.slice(i, i + per).length, hosted))
+        children.push(...await Promise.all(starting))
+        const byDir = new Map(hosted.map(h => [h.dir, h]))
+        const daemons = net.sites.map(s => byDir.get(s.dir)!)
+        const deadline = Date.now() + 120_000
+        while (!(await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))).every(p => p >= Math.min(n - 1, 3))) {
+          if (Date.now() > deadline) throw new Error('the daemons did not connect')
+          await new Promise(r => setTimeout(r, 500))
+        }
+        await new Promise(r => setTimeout(r, 3000)) // meshes form on the gossipsub heartbeat
+        const times: number[] = []
+        for (let i = 0; i < options.publications; i++) {
+          const b = readModuleBundle(makeBundle(join(net.base, `p${i}`), i % 2 === 0 ? 'task-1' : 'task-2', `scale-${n}-${method}-${i}`))
+          const publisher = daemons[i % n]!
+          const token = readFileSync(join(net.sites[i % n]!.dir, 'api-token'), 'utf8').trim()
+          const t0 = performance.now()
+          const res = await fetch(`${publisher.url}/modules`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ task: b.meta.task, module: Buffer.from(b.moduleFile).toString('base64'), distilled: Buffer.from(b.distilledFile!).toString('base64'), samples: 64 }) })
+          if (res.status !== 200) throw new Error(`publish failed: ${await res.text()}`)
+          // A daemon attests after it merged, so the publisher hearing every daemon's attestation of
+          // a state with the module is the end point. One light request per poll: polling every
+          // daemon's /status loaded a 50-daemon machine more than the network did.
+          for (;;) {
+            const attested = ((await get(`${publisher.url}/attestations`)).attestations as Array<{ moduleCount: number }>).filter(a => a.moduleCount >= i + 1).length >= n
+            if (attested) break
+            if (performance.now() - t0 > 180_000) throw new Error(`publication ${i} did not reach every daemon`)
+            await new Promise(r => setTimeout(r, 50))
+          }
+          times.push(performance.now() - t0)
+        }
+        const s = statsOf(times)
+        const sorted = [...times].sort((a, b) => a - b)
+        const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))]!
+        const zero = await get(`${daemons[0]!.url}/status`)
+        const row = `| ${n} | ${children.length} | ${method} | ${options.publications} | ${s.median.toFixed(0)} | ${p95.toFixed(0)} | ${s.max.toFixed(0)} | ${zero.peers as number}, ${((zero.memory.rss as number) / 2 ** 20).toFixed(0)} |`
+        log(row)
+        rows.push(row)
+      } finally {
+        for (const c of children) c.kill('SIGTERM')
+        await Promise.all(children.map(async c => await new Promise(r => { if (c.exitCode !== null) r(null); else c.once('exit', r) })))
+        net.cleanup()
+      }
+    }
+  }
+  return rows
+}
