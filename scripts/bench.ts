@@ -1,6 +1,7 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
 // BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
 //   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
+// propagation-scale (10, 20 and 50 daemons over 6 processes, about 15 minutes) runs only when named.
 // --json FILE also writes every table as JSON (each row an object keyed by the table's columns;
 // the merge and transfer rows with their medians, ranges and sample counts).
 import { appendFileSync, writeFileSync } from 'node:fs'
@@ -20,11 +21,12 @@ const quick = values.quick === true
 const only = values.only === undefined ? undefined : new Set(values.only.split(','))
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`
 const structured: Record<string, unknown[]> = { merge: [], transfer: [] }
-const sections: Array<{ key: string, title: string, header: string, run: () => Promise<string[]> }> = [
+// optIn: minutes of many daemons on one machine; runs only when --only names it.
+const sections: Array<{ key: string, title: string, header: string, run: () => Promise<string[]>, optIn?: true }> = [
   { key: 'merge', title: 'Merge throughput vs sustained memory copy, interleaved, median of 7 rounds (target: >= 50% of copy for the elementwise methods)', header: MERGE_HEADER, run: async () => await benchMerge(quick, console.log, structured.merge as never) },
   { key: 'transfer', title: 'Blob transfer: libp2p fetch (Noise + Yamux over TCP, hash verified) vs raw TCP in the same processes, median of 7 rounds (target: >= 40%)', header: TRANSFER_HEADER, run: async () => await benchTransfer(quick, console.log, structured.transfer!) },
   { key: 'propagation', title: 'Propagation: publish → every daemon merged and attested (in-process daemons, toy module)', header: PROPAGATION_HEADER, run: async () => await benchPropagation(quick) },
-  { key: 'propagation-scale', title: 'Propagation at scale: daemons spread over 6 OS processes, publish → every daemon merged and attested (toy module), p50/p95 of 20 publications', header: PROPAGATION_SCALE_HEADER, run: async () => await benchPropagationScale({ sizes: quick ? [10] : [10, 20, 50], processes: 6, methods: quick ? ['linear'] : ['linear', 'medforge-fusion'], publications: quick ? 5 : 20 }) },
+  { key: 'propagation-scale', title: 'Propagation at scale: daemons spread over 6 OS processes, publish → every daemon merged and attested (toy module), p50/p95 of 20 publications', header: PROPAGATION_SCALE_HEADER, run: async () => await benchPropagationScale({ sizes: quick ? [10] : [10, 20, 50], processes: 6, methods: quick ? ['linear'] : ['linear', 'medforge-fusion'], publications: quick ? 5 : 20 }), optIn: true },
   { key: 'search', title: 'One MedForge-Fusion step on the clinical model (3 contributors x 20 distilled images)', header: SEARCH_HEADER, run: async () => await benchSearch() },
   { key: 'training', title: 'LoRA training throughput (rank 4, q_proj + v_proj, batch 64)', header: TRAINING_HEADER, run: async () => await benchTraining(quick) },
   { key: 'memory', title: 'Daemon memory', header: MEMORY_HEADER, run: async () => await benchMemory() },
@@ -40,7 +42,7 @@ const asObjects = (header: string, rows: string[]): Array<Record<string, string>
   return rows.map(r => Object.fromEntries(cells(r).map((c, i) => [names[i] ?? `column ${i}`, c])))
 }
 for (const s of sections) {
-  if (only !== undefined && !only.has(s.key)) continue
+  if (only !== undefined ? !only.has(s.key) : s.optIn === true) continue
   console.log(`\n${s.title}\n\n${s.header}`)
   const t0 = performance.now()
   const rows = await s.run()
