@@ -62,7 +62,8 @@ export function indexAnnouncement (ledger: Ledger, r: ModuleAnnouncement): void 
 
 /**
  * The equivocation rule: an author announcing two different modules for the same task at the same
- * height loses both (per height, not per parent: made-up parent roots must not multiply the quota). Whatever order peers see them in, they all end up excluding both.
+ * height loses both (per height, not per parent: made-up parent roots must not multiply the
+ * quota). Whatever order peers see them in, they all end up excluding both.
  * Returns the modules withdrawn.
  */
 export function applyEquivocation (ledger: Ledger, r: ModuleAnnouncement): string[] {

@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS announcements (
   module TEXT NOT NULL,
   height INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS announcements_by_author ON announcements(network, author, task, parent_root);
+-- The announcements' indexes are made by Ledger.migrate (they need the height column, which older ledgers gain there).
 CREATE TABLE IF NOT EXISTS refusals (
   network TEXT NOT NULL,
   code TEXT NOT NULL,

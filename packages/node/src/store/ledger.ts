@@ -37,7 +37,8 @@ export class Ledger {
     const has = (table: string, column: string): boolean => (this.db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).some(c => c.name === column)
     if (!has('modules', 'verified')) this.db.exec("ALTER TABLE modules ADD COLUMN verified INTEGER NOT NULL DEFAULT 0; UPDATE modules SET verified = 1 WHERE status = 'ready'")
     if (!has('announcements', 'height')) this.db.exec('ALTER TABLE announcements ADD COLUMN height INTEGER NOT NULL DEFAULT 0')
-    this.db.exec('CREATE INDEX IF NOT EXISTS announcements_by_height ON announcements(network, author, task, height); CREATE INDEX IF NOT EXISTS announcements_by_module ON announcements(network, module)')
+    // The equivocation rule now looks announcements up by height (was: by parent root).
+    this.db.exec('DROP INDEX IF EXISTS announcements_by_author; CREATE INDEX IF NOT EXISTS announcements_by_height ON announcements(network, author, task, height); CREATE INDEX IF NOT EXISTS announcements_by_module ON announcements(network, module)')
   }
 
   private sql (text: string): StatementSync {
