@@ -88,7 +88,9 @@ const methods: MergeMethod[] = [
   { name: 'dare', density: 0.7, combine: 'ties' },
   { name: 'medforge-fusion' },
   { name: 'medforge-fusion-product' },
-  { name: 'medforge-mixture' }
+  { name: 'medforge-mixture' },
+  { name: 'medforge-regmean' },
+  { name: 'medforge-regmean', shrink: 1, balance: 'module' }
 ]
 const golden: Record<string, unknown> = {
   moduleCids: inputs.map(i => moduleCid(i.module)),

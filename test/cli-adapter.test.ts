@@ -103,7 +103,7 @@ describe('medforge CLI', () => {
     const r = medforge('demo', '--json')
     assert.equal(r.status, 0, r.stderr)
     const { composites } = JSON.parse(r.stdout) as { composites: Array<{ method: string, ordersAgree: boolean }> }
-    assert.deepEqual(composites.map(c => c.method), ['linear', 'ties', 'dare', 'medforge-fusion'])
+    assert.deepEqual(composites.map(c => c.method), ['linear', 'ties', 'dare', 'medforge-fusion', 'medforge-regmean'])
     assert.ok(composites.every(c => c.ordersAgree))
   })
 })

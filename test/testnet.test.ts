@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { decodeDistilledSet } from '@medforge/merge-core'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bin, root } from './support/testnet-fixture.ts'
@@ -17,11 +18,17 @@ describe('medforge testnet', { timeout: 240_000 }, () => {
     const summary = JSON.parse(r.stdout) as {
       converged: boolean, stateRoot: string, method: string, dir: string,
       institutions: Array<{ name: string, task: string, test: { accuracy: number, auc: number } }>,
-      composite: Record<string, { accuracy: number, auc: number }>, dashboards: Array<{ url: string }>
+      composite: Record<string, { accuracy: number, auc: number }>, dashboards: Array<{ url: string }>,
+      againstBestSite: Record<string, { bestSite: number, composite: number, gap: number }>
     }
     assert.equal(summary.converged, true)
     assert.match(summary.stateRoot, /^bafkrei/)
-    assert.equal(summary.method, 'medforge-fusion')
+    assert.equal(summary.method, 'medforge-regmean')
+    for (const task of ['pneumonia', 'breast']) {
+      const g = summary.againstBestSite[task]!
+      assert.equal(g.bestSite, Math.max(...summary.institutions.filter(i => i.task === task).map(i => i.test.auc)))
+      assert.equal(g.gap, summary.composite[task]!.auc - g.bestSite)
+    }
     assert.deepEqual(summary.institutions.map(i => [i.name, i.task]), [['Hospital A', 'pneumonia'], ['Hospital B', 'pneumonia'], ['Clinic C', 'breast']])
     const inUnit = (x: number): boolean => x >= 0 && x <= 1
     for (const i of summary.institutions) assert.ok(inUnit(i.test.accuracy) && inUnit(i.test.auc), JSON.stringify(i))
@@ -29,7 +36,9 @@ describe('medforge testnet', { timeout: 240_000 }, () => {
     for (const m of Object.values(summary.composite)) assert.ok(inUnit(m.accuracy) && inUnit(m.auc), JSON.stringify(m))
     assert.equal(summary.dashboards.length, 3)
     assert.ok(existsSync(join(dir, 'manifest.json')))
-    assert.ok(existsSync(join(dir, 'hospital-a', 'bundle', 'distilled.safetensors')))
+    // Each site ships its layers' input statistics with its distilled set (what RegMean merges by).
+    const set = decodeDistilledSet(readFileSync(join(dir, 'hospital-a', 'bundle', 'distilled.safetensors')), 'distilled', { classes: 2 })
+    assert.equal(set.inputGrams?.size, 8)
   })
 
   it('--late-task: a revision adds a colour 5-class task and an institution while the network runs; it joins, trains, publishes and is merged', () => {

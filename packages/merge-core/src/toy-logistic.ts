@@ -67,6 +67,17 @@ export class ToyModel {
     return { x, y }
   }
 
+  /** The encoder's input statistics on `data` (mean xᵀx, trace-normalised, symmetric), as MedForge-RegMean takes them. */
+  inputGram (data: ToyData): F32Tensor {
+    const n = this.spec.inputs
+    const rows = data.y.length
+    const sum = new Float64Array(n * n)
+    for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) sum[i * n + j] = sum[i * n + j]! + data.x[r * n + i]! * data.x[r * n + j]!
+    let trace = 0
+    for (let i = 0; i < n; i++) trace += sum[i * n + i]!
+    return { shape: [n, n], data: Float32Array.from(sum, v => Math.fround(v * n / trace)) }
+  }
+
   /** Effective encoder weights W0 + s·B·A in binary32, accumulated in a fixed order. */
   effectiveWeights (module: LoraModule | undefined): Float32Array {
     const w = Float32Array.from(this.w0)

@@ -49,9 +49,25 @@ describe('network model: medforge-vit-tiny/v1', () => {
     const body = await manifest()
     const model = modelFor(body)
     const ok = encodeDistilledSet({ task: 'pneumonia', inputs: { shape: [2, 3, 28, 28], data: new Float32Array(2 * 3 * 784) }, labels: Int32Array.of(0, 1) })
-    assert.equal((model.decodeDistilled(ok, body.tasks[0]!, 'd') as { labels: Int32Array }).labels.length, 2)
+    assert.equal((model.decodeDistilled(ok, body.tasks[0]!, 'd').context as { labels: Int32Array }).labels.length, 2)
     const wrong = encodeDistilledSet({ task: 'pneumonia', inputs: { shape: [2, 8], data: new Float32Array(16) }, labels: Int32Array.of(0, 1) })
     assert.throws(() => model.decodeDistilled(wrong, body.tasks[0]!, 'd'), /the model takes \[3, 28, 28\]/)
+  })
+
+  it('takes input statistics for exactly the network\'s LoRA layers, each [in, in]', async () => {
+    const body = await manifest()
+    const model = modelFor(body)
+    const layers = loraLayers(loadBaseWeights().weights.config, ['q_proj', 'v_proj'])
+    const identity = (n: number) => ({ shape: [n, n], data: Float32Array.from({ length: n * n }, (_, k) => k % (n + 1) === 0 ? 1 : 0) })
+    const set = { task: 'pneumonia', inputs: { shape: [2, 3, 28, 28], data: new Float32Array(2 * 3 * 784) }, labels: Int32Array.of(0, 1) }
+    const all = new Map(layers.map(l => [l.name, identity(l.inFeatures)]))
+    assert.equal(model.decodeDistilled(encodeDistilledSet({ ...set, inputGrams: all }), body.tasks[0]!, 'd').inputGrams?.size, layers.length)
+    const missing = new Map([...all].slice(1))
+    assert.throws(() => model.decodeDistilled(encodeDistilledSet({ ...set, inputGrams: missing }), body.tasks[0]!, 'd'), (e: unknown) => e instanceof InvalidModuleError && e.message.includes(`none for ${layers[0]!.name}`))
+    const extra = new Map([...all, ['base_model.model.visual_projection', identity(64)]])
+    assert.throws(() => model.decodeDistilled(encodeDistilledSet({ ...set, inputGrams: extra }), body.tasks[0]!, 'd'), /not one of the network's LoRA layers/)
+    const small = new Map([...all, [layers[0]!.name, identity(8)]])
+    assert.throws(() => model.decodeDistilled(encodeDistilledSet({ ...set, inputGrams: small }), body.tasks[0]!, 'd'), /are \[8, 8\], the layer takes 64 inputs/)
   })
 
   it('refuses a manifest naming other weights', async () => {

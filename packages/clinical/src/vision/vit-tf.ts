@@ -10,13 +10,18 @@ import type { VitWeights } from './vit-weights.ts'
 export type Tensor = TF.Tensor
 export interface LoraTensors { readonly A: TF.Tensor, readonly B: TF.Tensor }
 
+export type LinearTap = (layer: string, input: TF.Tensor) => void
+
 export interface TfVit {
   readonly tf: Tf
   readonly config: VitConfig
   /** Base parameters by HF name (trainable variables when pretraining, constants otherwise). */
   readonly params: ReadonlyMap<string, TF.Tensor>
-  /** Image embeddings [n, projection] for inputs [n, channels, size, size]. */
-  embed (x: TF.Tensor, lora?: ReadonlyMap<string, LoraTensors>, scaling?: number): TF.Tensor
+  /**
+   * Image embeddings [n, projection] for inputs [n, channels, size, size]. `tap` sees each linear
+   * layer's input rows [rows, in] under the layer's HF name (for input statistics).
+   */
+  embed (x: TF.Tensor, lora?: ReadonlyMap<string, LoraTensors>, scaling?: number, tap?: LinearTap): TF.Tensor
   dispose (): void
 }
 
@@ -42,7 +47,9 @@ export function createTfVit (tf: Tf, weights: VitWeights, options: { trainable?:
     return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, c.layerNormEps))), w), b)
   }
   /** x [rows, in] → [rows, out] with W [out, in], optional bias and LoRA. */
+  let tap: LinearTap | undefined
   const linear = (x: TF.Tensor, base: string, bias: boolean, lora: ReadonlyMap<string, LoraTensors> | undefined, s: number): TF.Tensor => {
+    tap?.(base, x)
     let y = tf.matMul(x, p(`${base}.weight`), false, true)
     if (bias) y = tf.add(y, p(`${base}.bias`))
     const pair = lora?.get(`${PEFT_PREFIX}${base}`)
@@ -54,7 +61,8 @@ export function createTfVit (tf: Tf, weights: VitWeights, options: { trainable?:
     tf,
     config: c,
     params,
-    embed (x, lora, scaling = 1) {
+    embed (x, lora, scaling = 1, layerTap) {
+      tap = layerTap
       const n = x.shape[0]!
       const patches = tf.reshape(tf.transpose(tf.reshape(x, [n, c.channels, grid, c.patchSize, grid, c.patchSize]), [0, 2, 4, 1, 3, 5]), [n * (T - 1), K])
       const patchEmb = tf.reshape(tf.matMul(patches, tf.reshape(p('vision_model.embeddings.patch_embedding.weight'), [h, K]), false, true), [n, T - 1, h])

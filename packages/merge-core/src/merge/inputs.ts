@@ -6,6 +6,7 @@ import { headCid, moduleCid } from '../lora-module.ts'
 import type { LoraModule } from '../lora-module.ts'
 import { canonicalJson } from '../canonical-json.ts'
 import { formatShape, sameShape } from '../tensor.ts'
+import type { F32Tensor } from '../tensor.ts'
 
 export interface MergeInput<D = unknown> {
   readonly module: LoraModule
@@ -19,6 +20,11 @@ export interface MergeInput<D = unknown> {
   readonly task?: string
   /** What the loss needs from this contributor (its distilled set, for example); opaque to the engine. */
   readonly context?: D
+  /**
+   * Second moments of each LoRA layer's inputs on the contributor's data, [in, in] by PEFT layer
+   * key (MedForge-RegMean weighs updates by them); shipped with the distilled set.
+   */
+  readonly inputGrams?: ReadonlyMap<string, F32Tensor>
   /** A name for messages (a path); the CID is used when absent. */
   readonly label?: string
   /**

@@ -11,6 +11,7 @@ import type { MergeInput, OrderedInput } from './inputs.ts'
 import { canonicalMethod } from './methods.ts'
 import type { CanonicalMethod, MergeMethod } from './methods.ts'
 import { mix } from './mixture.ts'
+import { regmean } from './regmean.ts'
 import { ENGINE_VERSION, stateRoot } from './state-root.ts'
 import type { Composite } from './state-root.ts'
 
@@ -57,6 +58,11 @@ export async function mergeModules<D> (inputs: readonly MergeInput<D>[], method:
       const state = await fuse(ordered, canonical, requireEvaluator(options), options.resumeFrom)
       const composite: Composite = { kind: 'adapter', module: state.module }
       return { ...base, composite, steps: state.steps, stateRoot: stateRoot(canonical, cids, composite) }
+    }
+    case 'medforge-regmean': {
+      const { module, weights } = regmean(ordered, canonical)
+      const composite: Composite = { kind: 'adapter', module }
+      return { ...base, composite, weights, stateRoot: stateRoot(canonical, cids, composite, weights) }
     }
     case 'medforge-mixture': {
       const state = await mix(ordered, canonical, requireEvaluator(options))

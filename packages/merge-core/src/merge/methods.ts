@@ -41,10 +41,16 @@ export interface FusionProductMethod extends SearchParams {
   readonly tolerance?: number
 }
 export interface MixtureMethod extends SearchParams { readonly name: 'medforge-mixture' }
+/**
+ * Least-squares fit of every contributor's layer outputs on its own inputs (see regmean.ts).
+ * `shrink` scales the off-diagonal input statistics (RegMean's α); `balance` gives each task an
+ * equal say (its modules share it) or each module.
+ */
+export interface RegmeanMethod { readonly name: 'medforge-regmean', readonly shrink?: number, readonly balance?: 'task' | 'module' }
 
-export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | FusionProductMethod | MixtureMethod
+export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | FusionProductMethod | MixtureMethod | RegmeanMethod
 export type MethodName = MergeMethod['name']
-export const METHOD_NAMES: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare', 'medforge-fusion', 'medforge-fusion-product', 'medforge-mixture']
+export const METHOD_NAMES: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare', 'medforge-fusion', 'medforge-fusion-product', 'medforge-mixture', 'medforge-regmean']
 /** The methods that fold modules one at a time (and can resume from a checkpointed prefix). */
 export const FOLDING_METHODS: readonly MethodName[] = ['medforge-fusion', 'medforge-fusion-product']
 export const DATA_FREE_METHODS: readonly MethodName[] = ['linear', 'task-arithmetic', 'ties', 'dare']
@@ -52,7 +58,8 @@ export const DATA_FREE_METHODS: readonly MethodName[] = ['linear', 'task-arithme
 export type CanonicalMethod = Required<LinearMethod> | Required<TaskArithmeticMethod> | Required<TiesMethod> | Required<DareMethod> |
   (Required<Omit<FusionMethod, 'init'>> & { init: [number, number], evaluator: string }) |
   (Required<Omit<FusionProductMethod, 'init' | 'tolerance'>> & { init: [number, number], evaluator: string, tolerance?: number }) |
-  (Required<Omit<MixtureMethod, 'init'>> & { init: [number, number], evaluator: string })
+  (Required<Omit<MixtureMethod, 'init'>> & { init: [number, number], evaluator: string }) |
+  Required<RegmeanMethod>
 
 /** The reference's search settings: start [0.5, 0.5], bounds [-1.5, 1.5], 40 evaluations, L1 weight 0.05. */
 export const SEARCH_DEFAULTS = { budget: 40, lower: -1.5, upper: 1.5, init: [0.5, 0.5] as [number, number], regularization: 0.05 }
@@ -82,6 +89,13 @@ export function canonicalMethod (method: MergeMethod, evaluatorId?: string): Can
       const combine = method.combine ?? 'linear'
       if (combine !== 'linear' && combine !== 'ties') fail(`combine must be linear or ties, got ${String(combine)}`)
       return { name: 'dare', weighting: weighting(method.weighting, 'given'), density: density(method.density, 0.5), combine, majoritySign: sign(method.majoritySign) }
+    }
+    case 'medforge-regmean': {
+      const shrink = method.shrink ?? 0.9
+      const balance = method.balance ?? 'task'
+      if (typeof shrink !== 'number' || !(shrink >= 0 && shrink <= 1)) fail(`shrink must be in [0, 1], got ${String(shrink)}`)
+      if (balance !== 'task' && balance !== 'module') fail(`balance must be task or module, got ${String(balance)}`)
+      return { name: 'medforge-regmean', shrink, balance }
     }
     case 'medforge-fusion':
     case 'medforge-fusion-product':

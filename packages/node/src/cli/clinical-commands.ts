@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { COMPOSITE_MANIFEST, decodeSafetensors, readPeftAdapter } from '@medforge/merge-core'
-import { CLINICAL_TASKS, HEAD_BIAS, HEAD_WEIGHT, classCounts, clinicalTask, distill, encodeNpz, evaluateOnSet, evaluateOnSplit, inspectDataset, loadBaseWeights, loadTf, siteShard, subset, trainLora } from '@medforge/clinical'
+import { CLINICAL_TASKS, HEAD_BIAS, HEAD_WEIGHT, classCounts, clinicalTask, distill, encodeNpz, evaluateOnSet, evaluateOnSplit, inputGrams, inspectDataset, loadBaseWeights, loadTf, siteShard, subset, trainLora } from '@medforge/clinical'
 import type { LoraModule } from '@medforge/merge-core'
 import type { BackendName, ClassificationMetrics } from '@medforge/clinical'
 import { writeModuleBundle } from './module-bundle.ts'
@@ -147,14 +147,19 @@ export async function trainCommand (args: string[]): Promise<void> {
   })
   dbar.done()
   log(`  distilled ${distilled.set.labels.length} synthetic images (matching loss ${distilled.report.loss.toFixed(4)})${distilled.report.dp === undefined ? '' : `, (ε=${dp!.epsilon}, δ=${dp!.delta})-DP: σ=${distilled.report.dp.sigma.toFixed(3)} on sums of sensitivity √2`}`)
+  // Input statistics for RegMean merges; not differentially private, so a DP site ships none
+  // (the merge then counts its update with identity statistics).
+  const grams = dp === undefined ? inputGrams(tf, base.weights, result.module, shard.train) : undefined
+  const set = grams === undefined ? distilled.set : { ...distilled.set, inputGrams: grams }
+  if (grams === undefined) log('  no input statistics shipped (they are not covered by the DP guarantee)')
   const meta = {
     task: task.id,
     samples: result.samples,
     metrics: { val_auc: best.val.auc, val_accuracy: best.val.accuracy, val_f1: best.val.f1 },
     training: { epochs: result.history.length, bestEpoch: result.bestEpoch, seconds: Math.round(trainSeconds), backend: tf.getBackend(), rank, alpha: loraAlpha, targets, baseModel: base.cid },
-    distillation: { imagesPerClass: num(values.ipc, 10, '--ipc', true), iterations, loss: distilled.report.loss, ...(distilled.report.dp === undefined ? {} : { dp: distilled.report.dp }) }
+    distillation: { imagesPerClass: num(values.ipc, 10, '--ipc', true), iterations, loss: distilled.report.loss, inputStatistics: grams !== undefined, ...(distilled.report.dp === undefined ? {} : { dp: distilled.report.dp }) }
   }
-  writeModuleBundle(values.out, result.module, distilled.set, meta)
+  writeModuleBundle(values.out, result.module, set, meta)
   if (values.json === true) console.log(JSON.stringify({ out: values.out, ...meta, history: result.history }, null, 2))
   else log(`wrote the module bundle to ${values.out}`)
 }

@@ -1,7 +1,7 @@
 // `medforge demo`: three simulated sites (synthetic data, toy linear model) train LoRA modules on their own data, and every merge method folds them
 // in two different arrival orders to show that the composite — and its state root — is the same.
 import { parseArgs } from 'node:util'
-import { ToyModel, compositeModule, mergeModules } from '@medforge/merge-core'
+import { TOY_LAYER, ToyModel, compositeModule, mergeModules } from '@medforge/merge-core'
 import type { MergeInput, MergeMethod, ToyData } from '@medforge/merge-core'
 
 export const DEMO_HELP = `medforge demo [--json] — three simulated sites (synthetic data, the toy model) train LoRA
@@ -27,7 +27,8 @@ export async function demo (args: string[]): Promise<void> {
       task: site.task,
       sampleCount: 96,
       label: site.name,
-      context: model.makeData(site.task, 16, `${site.name}/distilled-${i}`)
+      context: model.makeData(site.task, 16, `${site.name}/distilled-${i}`),
+      inputGrams: new Map([[TOY_LAYER, model.inputGram(train)]])
     }
   })
   const test = Object.fromEntries(SITES.map(s => [s.task, model.makeData(s.task, 400, 'test')]))
@@ -39,7 +40,7 @@ export async function demo (args: string[]): Promise<void> {
   for (const input of inputs) log(`  ${input.label!.padEnd(11)} ${input.task!.padEnd(10)} ${accuracy(input.module)}`)
   log()
   log('composites, merged in two arrival orders:')
-  const methods: MergeMethod[] = [{ name: 'linear' }, { name: 'ties', density: 0.5 }, { name: 'dare', density: 0.7 }, { name: 'medforge-fusion' }]
+  const methods: MergeMethod[] = [{ name: 'linear' }, { name: 'ties', density: 0.5 }, { name: 'dare', density: 0.7 }, { name: 'medforge-fusion' }, { name: 'medforge-regmean' }]
   const rows = []
   for (const method of methods) {
     const forward = await mergeModules(inputs, method, { evaluator: model.evaluator() })

@@ -39,7 +39,7 @@ export const NETWORK_HELP = `medforge network — network manifests (a consortiu
 
   medforge network create --name NAME --base-model vit|toy|ARCH@WEIGHTS_CID --task SPEC... --member SPEC...
                           --out FILE [--quorum N] [--rank R] [--alpha A] [--targets q_proj,v_proj]
-                          [--method medforge-fusion] [--bootstrap MULTIADDR]... [--key FILE]
+                          [--method medforge-regmean] [--bootstrap MULTIADDR]... [--key FILE]
       --task ID:MODALITY:LABEL,LABEL[,LABEL...][:METRIC[:grey|rgb]]
                    e.g. pneumonia:chest-xray:normal,pneumonia:auc  or  retina:fundus:0,1,2,3,4:auc:rgb
                    (the classes in label order; the input grey or RGB at the base model's size)
@@ -174,7 +174,7 @@ async function networkCreate (args: string[]): Promise<void> {
     baseModel: { architecture, weights },
     tasks,
     lora: { targets: (values.targets ?? 'q_proj,v_proj').split(','), rank: num(values.rank, 4, '--rank'), alpha: num(values.alpha, 8, '--alpha') },
-    merge: { method: values.method ?? 'medforge-fusion' },
+    merge: { method: values.method ?? 'medforge-regmean' },
     members,
     quorum: num(values.quorum, Math.floor(members.length / 2) + 1, '--quorum'),
     limits: { maxModuleBytes: num(values['max-module-bytes'], DEFAULT_LIMITS.maxModuleBytes, '--max-module-bytes'), maxMessageBytes: num(values['max-message-bytes'], DEFAULT_LIMITS.maxMessageBytes, '--max-message-bytes') },

@@ -31,7 +31,7 @@ export const TESTNET_HELP = `medforge testnet — a local multi-institution netw
       --institutions N   1 to 10 (default 3: two pneumonia hospitals, one breast-ultrasound clinic)
       --late-task        once they converge, the network grows: a revision adds a colour 5-class task
                          and a new institution (generated images), which joins, trains, publishes
-      --method M         the network's merge method (default medforge-fusion; ${METHOD_NAMES.join(', ')})
+      --method M         the network's merge method (default medforge-regmean; ${METHOD_NAMES.join(', ')})
       --dir DIR          where keys, manifest, data directories and bundles go (default: a temp dir)
       --exit             stop everything after the summary instead of leaving the dashboards up
       --json             print a machine-readable summary at the end
@@ -70,6 +70,9 @@ function runTrain (site: SiteState, args: string[], onLine: (line: string) => vo
   })
 }
 
+/** The methods whose coefficient search --fusion-budget bounds. */
+const SEARCHED = ['medforge-fusion', 'medforge-fusion-product', 'medforge-mixture']
+
 export async function testnetCommand (args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -86,7 +89,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  const method = values.method ?? 'medforge-fusion'
+  const method = values.method ?? 'medforge-regmean'
   if (!(METHOD_NAMES as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHOD_NAMES.join(', ')}`)
   const backend = (values.backend ?? 'wasm') as BackendName
   if (!['wasm', 'cpu', 'gpu'].includes(backend)) throw new UsageError('--backend must be wasm, cpu or gpu')
@@ -111,7 +114,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     baseModel: { architecture: VIT_ARCHITECTURE, weights: baseModel.cid },
     tasks,
     lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 },
-    merge: { method, params: values['fusion-budget'] === undefined || !method.startsWith('medforge-') ? {} : { budget: Number(values['fusion-budget']) } },
+    merge: { method, params: values['fusion-budget'] === undefined || !SEARCHED.includes(method) ? {} : { budget: Number(values['fusion-budget']) } },
     limits: { maxModuleBytes: 16 * 1024 * 1024, maxMessageBytes: 64 * 1024 }
   })
   const sites: SiteState[] = plan.map((p, i) => ({ ...p, dir: net.sites[i]!.dir, bundle: join(net.sites[i]!.dir, 'bundle'), phase: 'starting' }))
@@ -231,13 +234,20 @@ export async function testnetCommand (args: string[]): Promise<void> {
     ]
     const widths = header.map((_, i) => Math.max(header[i]!.length, ...lines.map(l => l[i]!.length)))
     for (const l of [header, ...lines]) say(`  ${l.map((c, i) => i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)).join('  ')}`)
+    // What a hospital asks first: does the composite serve my task as well as my own module does?
+    const gaps = Object.fromEntries(taskIds.map(t => {
+      const best = Math.max(...siteMetrics.filter(s => s.task === t).map(s => s.test.auc))
+      return [t, { bestSite: best, composite: composite[t]?.auc ?? NaN, gap: (composite[t]?.auc ?? NaN) - best }]
+    }))
+    say()
+    say(`composite AUC against the best site module of each task: ${taskIds.map(t => `${t} ${gaps[t]!.gap >= 0 ? '+' : ''}${f3(gaps[t]!.gap)}${gaps[t]!.gap >= -0.02 ? '' : ' (more than 0.02 below)'}`).join(', ')}`)
     const totalSeconds = (performance.now() - started) / 1000
     say()
     say(`total ${totalSeconds.toFixed(0)} s`)
     if (json) {
       console.log(JSON.stringify({
         dir: base, network: net.network, method, stateRoot: root, converged: true, seconds: Math.round(totalSeconds), convergedSeconds: Math.round(convergedSeconds),
-        institutions: siteMetrics, composite, ...(before === undefined ? {} : { compositeBeforeLateSite: before }), dashboards: sites.map(s => ({ name: s.name, url: `${s.daemon!.url}/` }))
+        institutions: siteMetrics, composite, againstBestSite: gaps, ...(before === undefined ? {} : { compositeBeforeLateSite: before }), dashboards: sites.map(s => ({ name: s.name, url: `${s.daemon!.url}/` }))
       }, null, 2))
     }
     if (values.exit === true) return

@@ -94,7 +94,7 @@ export function createComputeEngine (components: ComputeEngineComponents): Compu
     if (cached !== undefined && sameRef(cached.ref, ref)) return cached.input
     const verdict = verifyModule(state, ref, blob(ref.moduleBlob, 'module', ref), blob(ref.distilled, 'distilled set', ref))
     if (verdict instanceof InvalidModuleError) throw verdict
-    const input: MergeInput = { module: verdict.module, height: ref.height, sampleCount: ref.samples, task: ref.task, context: verdict.context, label: ref.cid, cid: ref.cid }
+    const input: MergeInput = { module: verdict.module, height: ref.height, sampleCount: ref.samples, task: ref.task, context: verdict.context, label: ref.cid, cid: ref.cid, ...(verdict.inputGrams === undefined ? {} : { inputGrams: verdict.inputGrams }) }
     if (keep) decoded.set(key, { ref, input })
     return input
   }

@@ -3,7 +3,7 @@
 // named in manifests; the weights CID in the manifest must match the model this build has.
 import { TOY_HEAD_BIAS, TOY_HEAD_WEIGHT, TOY_LAYER, ToyModel, cidOfBytes, decodeDistilledSet, formatShape, identityConfig, loraScaling, sameShape } from '@medforge/merge-core'
 import { HEAD_BIAS, HEAD_WEIGHT, VIT_ARCHITECTURE, loadBaseWeights, loraLayers, vitEvaluator } from '@medforge/clinical'
-import type { CandidateEvaluator, LoraModule, ToyData } from '@medforge/merge-core'
+import type { CandidateEvaluator, F32Tensor, LoraModule, ToyData } from '@medforge/merge-core'
 import { MAX_MODULE_VALUE } from '@medforge/protocol'
 import type { ManifestBody, TaskSpec } from '@medforge/protocol'
 import { InvalidModuleError, NotJoinedError } from '../errors.ts'
@@ -13,10 +13,15 @@ export interface NetworkModel {
   readonly weights: string
   /** Throws InvalidModuleError when the module does not fit the model or the network's LoRA policy. */
   checkModule (module: LoraModule, task: TaskSpec, where: string): void
-  /** Decodes and checks a distilled set for `task` (throws with the reason). */
-  decodeDistilled (bytes: Uint8Array, task: TaskSpec, where: string): unknown
+  /**
+   * Decodes and checks a distilled set for `task` (throws with the reason): the merge's context,
+   * and the input statistics of the network's LoRA layers when the set carries them.
+   */
+  decodeDistilled (bytes: Uint8Array, task: TaskSpec, where: string): DistilledContext
   evaluator (): CandidateEvaluator<unknown>
 }
+
+export interface DistilledContext { readonly context: unknown, readonly inputGrams?: ReadonlyMap<string, F32Tensor> }
 
 export const TOY_ARCHITECTURE = 'toy-logistic/v1'
 
@@ -72,11 +77,13 @@ function toyModel (weights: string): NetworkModel {
       }
       for (const t of [w!, b!]) checkValues(t.data, `${where}: task head`)
     },
-    decodeDistilled (bytes, task, where): ToyData {
+    decodeDistilled (bytes, task, where) {
       const set = decodeDistilledSet(bytes, where, { classes: task.labels.length, featureShape: [inputs] })
       if (set.task !== task.id) throw new InvalidModuleError(where, `distilled set is for task "${set.task}", the module for "${task.id}"`)
       checkValues(set.inputs.data, `${where}: distilled inputs`)
-      return { x: set.inputs.data, y: set.labels }
+      checkGramLayers(set.inputGrams, [{ name: TOY_LAYER, inFeatures: inputs }], where)
+      const context: ToyData = { x: set.inputs.data, y: set.labels }
+      return { context, ...(set.inputGrams === undefined ? {} : { inputGrams: set.inputGrams }) }
     },
     evaluator: () => model.evaluator() as CandidateEvaluator<unknown>
   }
@@ -120,10 +127,23 @@ function vitModel (manifest: ManifestBody): NetworkModel {
       const set = decodeDistilledSet(bytes, where, { classes: task.labels.length, featureShape: [c.channels, c.imageSize, c.imageSize] })
       if (set.task !== task.id) throw new InvalidModuleError(where, `distilled set is for task "${set.task}", the module for "${task.id}"`)
       checkValues(set.inputs.data, `${where}: distilled inputs`)
-      return { inputs: set.inputs.data, labels: set.labels }
+      checkGramLayers(set.inputGrams, expected, where)
+      return { context: { inputs: set.inputs.data, labels: set.labels }, ...(set.inputGrams === undefined ? {} : { inputGrams: set.inputGrams }) }
     },
     evaluator: () => evaluator as CandidateEvaluator<unknown>
   }
+}
+
+/** Input statistics, when present, cover exactly the network's LoRA layers, each [in, in]. */
+function checkGramLayers (grams: ReadonlyMap<string, F32Tensor> | undefined, layers: ReadonlyArray<{ name: string, inFeatures: number }>, where: string): void {
+  if (grams === undefined) return
+  for (const l of layers) {
+    const g = grams.get(l.name)
+    if (g === undefined) throw new InvalidModuleError(where, `has input statistics but none for ${l.name}`)
+    if (!sameShape(g.shape, [l.inFeatures, l.inFeatures])) throw new InvalidModuleError(where, `input statistics of ${l.name} are ${formatShape(g.shape)}, the layer takes ${l.inFeatures} inputs`)
+  }
+  const extra = [...grams.keys()].find(k => !layers.some(l => l.name === k))
+  if (extra !== undefined) throw new InvalidModuleError(where, `has input statistics for ${extra}, not one of the network's LoRA layers`)
 }
 
 /** The model a manifest names, if this build has it with the same weights. */
