@@ -115,6 +115,19 @@ describe('identities and arithmetic', () => {
     assert.equal(weightedSum([Float32Array.from([3])], [0.1])[0], Math.fround(w * 3))
   })
 
+  it('property: the WebAssembly SIMD weighted sum gives the scalar kernel\'s bits (lengths across chunk edges, signed zeros, extreme magnitudes)', () => {
+    const value = fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 1e38, -1e38, 1e-45, 3.4028234663852886e38))
+    fc.assert(fc.property(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 60, max: 9000 }), fc.array(fc.double({ min: -4, max: 4, noNaN: true }), { minLength: 6, maxLength: 6 }), fc.integer(), (count, n, weights, seed) => {
+      const rng = Xoshiro128.fromString(`simd|${seed}`)
+      const pool = fc.sample(value, { numRuns: 64, seed })
+      const xs = Array.from({ length: count }, () => Float32Array.from({ length: n }, () => pool[rng.nextU32() % pool.length]!))
+      const w = weights.slice(0, count)
+      const scalar = weightedSum(xs, w, false)
+      const simd = weightedSum(xs, w)
+      for (let j = 0; j < n; j++) assert.ok(Object.is(scalar[j], simd[j]) || (Number.isNaN(scalar[j]) && Number.isNaN(simd[j])), `element ${j}: ${scalar[j]} vs ${simd[j]}`)
+    }), { numRuns: 40 })
+  })
+
   it('TIES: top-k trimming (ties keep the lower index), sign election and disjoint mean', () => {
     assert.deepEqual([...keepTopK(Float32Array.from([0.1, -3, 2, 2, -0.5]), 3)], [0, -3, 2, 2, 0].map(Math.fround))
     assert.deepEqual([...keepTopK(Float32Array.from([1, 1, 1, 1]), 2)], [1, 1, 0, 0])

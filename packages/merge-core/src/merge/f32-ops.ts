@@ -2,18 +2,22 @@
 // two binary32 values is exact in binary64 and Math.fround rounds it once; a sum of two binary32
 // values computed in binary64 and rounded to binary32 equals the correctly rounded binary32 sum.
 // Sums run over inputs in canonical order, element by element, never reassociated.
+import { weightedSumSimd } from './f32-simd.ts'
 
 /** out[j] = Σ_i w_i·x_i[j], in input order, each product and each partial sum rounded to binary32. */
-export function weightedSum (xs: readonly Float32Array[], weights: readonly number[]): Float32Array {
+export function weightedSum (xs: readonly Float32Array[], weights: readonly number[], simd = true): Float32Array {
   const n = xs[0]!.length
   const out = new Float32Array(n)
-  const w0 = Math.fround(weights[0]!)
+  const ws = weights.map(w => Math.fround(w))
+  // The same arithmetic four lanes at a time (f32-simd.ts); the scalar loop takes the rest.
+  const done = simd && n >= 64 && weightedSumSimd(xs, ws, out, n - (n % 4)) ? n - (n % 4) : 0
+  const w0 = ws[0]!
   const x0 = xs[0]!
-  for (let j = 0; j < n; j++) out[j] = w0 * x0[j]!
+  for (let j = done; j < n; j++) out[j] = w0 * x0[j]!
   for (let i = 1; i < xs.length; i++) {
-    const w = Math.fround(weights[i]!)
+    const w = ws[i]!
     const x = xs[i]!
-    for (let j = 0; j < n; j++) out[j] = out[j]! + Math.fround(w * x[j]!)
+    for (let j = done; j < n; j++) out[j] = out[j]! + Math.fround(w * x[j]!)
   }
   return out
 }
