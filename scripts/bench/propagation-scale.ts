@@ -14,8 +14,9 @@ export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | public
 
 interface Hosted { dir: string, url: string, addresses: string[] }
 
-function host (args: string[], expect: number, into: Hosted[]): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'propagation-host.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+function host (args: string[], expect: number, into: Hosted[], profileDir?: string): Promise<ChildProcess> {
+  const profile = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`]
+  const child = spawn(process.execPath, [...profile, join(import.meta.dirname, 'propagation-host.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   return new Promise((resolve, reject) => {
     let buffer = ''
     let seen = 0
@@ -31,7 +32,8 @@ function host (args: string[], expect: number, into: Hosted[]): Promise<ChildPro
 
 const get = async (url: string): Promise<any> => await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).json() // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number }, log: (line: string) => void = console.log): Promise<string[]> {
+/** `profileDir`: each host process writes a V8 CPU profile there when it stops (for finding what is slow). */
+export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string }, log: (line: string) => void = console.log): Promise<string[]> {
   const rows: string[] = []
   for (const method of options.methods) {
     for (const n of options.sizes) {
@@ -39,12 +41,12 @@ export async function benchPropagationScale (options: { sizes: number[], process
       const hosted: Hosted[] = []
       const children: ChildProcess[] = []
       try {
-        children.push(await host(['-', net.sites[0]!.dir], 1, hosted))
+        children.push(await host(['-', net.sites[0]!.dir], 1, hosted, options.profileDir))
         const bootstrap = hosted[0]!.addresses[0]!
         const rest = net.sites.slice(1).map(s => s.dir)
         const per = Math.ceil(rest.length / Math.max(1, options.processes - 1))
         const starting: Array<Promise<ChildProcess>> = []
-        for (let i = 0; i < rest.length; i += per) starting.push(host([bootstrap, ...rest.slice(i, i + per)], rest.slice(i, i + per).length, hosted))
+        for (let i = 0; i < rest.length; i += per) starting.push(host([bootstrap, ...rest.slice(i, i + per)], rest.slice(i, i + per).length, hosted, options.profileDir))
         children.push(...await Promise.all(starting))
         const byDir = new Map(hosted.map(h => [h.dir, h]))
         const daemons = net.sites.map(s => byDir.get(s.dir)!)

@@ -1,15 +1,16 @@
 // A site's own data: image folders (PNG and JPEG, any size, grey or colour) and MedMNIST-format
 // .npz files of any subset, with the refusals a site meets when its files are wrong.
-import { describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
-import { mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { InvalidDatasetError, InvalidNpzError, classCounts, cropResize, encodeNpz, inspectDataset, loadDataset, splitValidation, syntheticColourNpz, writeSyntheticImageFolder } from '../src/index.ts'
 
-const temp = (name: string): string => mkdtempSync(join(tmpdir(), `medforge-${name}-`))
+const made: string[] = []
+const temp = (name: string): string => { const dir = mkdtempSync(join(tmpdir(), `medforge-${name}-`)); made.push(dir); return dir }
+after(() => { for (const dir of made) rmSync(dir, { recursive: true, force: true }) })
 const RETINA = { classes: ['0', '1', '2', '3', '4'], channels: 3, side: 28 }
 
 describe('site datasets', () => {

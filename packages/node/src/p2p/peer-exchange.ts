@@ -1,5 +1,9 @@
 // Finds the other members of a network: every daemon gossips a peer advert (its listen addresses)
-// now and then on the network's peers topic, and dials advertised members it is not connected to.
+// on the network's peers topic, and dials advertised members it is not connected to. Adverts go
+// out at start, then at intervals that double up to `maxIntervalMs`, and soon again when a peer
+// newly subscribes to the topic (a member that just arrived): every advert reaches every member,
+// so a fixed fast rate would cost N² deliveries per interval for nothing once the network knows
+// itself (at 50 daemons, adverts every 5 s were a large share of each daemon's CPU).
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MalformedError, TooLargeError, decodePeerAdvert, encodePeerAdvert, peerAdvertTopic } from '@medforge/protocol'
@@ -9,16 +13,44 @@ export interface PeerExchangeComponents {
   readonly libp2p: MedforgeLibp2p
   readonly network: string
   readonly isMember: (peerId: string) => boolean
+  /** The first interval between adverts (doubled after each up to maxIntervalMs). */
   readonly intervalMs?: number
+  readonly maxIntervalMs?: number
+  /** Delay of the advert answering a newcomer (adverts prompted within it are sent once). */
+  readonly answerDelayMs?: number
 }
 
 export interface PeerExchange { start (): void, stop (): void }
 
-export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 5000 }: PeerExchangeComponents): PeerExchange {
+export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 5000, maxIntervalMs = 60_000, answerDelayMs = 500 }: PeerExchangeComponents): PeerExchange {
   const topic = peerAdvertTopic(network)
   const pubsub = libp2p.services.pubsub
   let timer: NodeJS.Timeout | undefined
+  let interval = intervalMs
+  let dueAt = 0
+  let stopped = true
   const dialing = new Set<string>()
+
+  const schedule = (delayMs: number): void => {
+    clearTimeout(timer)
+    if (stopped) return
+    // Jitter, so members that learn of a newcomer together do not all advertise in one instant.
+    const delay = delayMs * (0.75 + Math.random() / 2)
+    dueAt = Date.now() + delay
+    timer = setTimeout(tick, delay)
+    timer.unref()
+  }
+  const tick = (): void => {
+    advertise()
+    schedule(interval)
+    interval = Math.min(maxIntervalMs, interval * 2)
+  }
+  const onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    if (!evt.detail.subscriptions.some(s => s.topic === topic && s.subscribe)) return
+    interval = intervalMs
+    // An advert already due soon answers this newcomer too (a burst of arrivals gets one advert).
+    if (dueAt - Date.now() > answerDelayMs) schedule(answerDelayMs)
+  }
 
   const advertise = (): void => {
     const addresses = libp2p.getMultiaddrs().map(a => a.toString()).slice(0, 16)
@@ -57,12 +89,14 @@ export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 50
     start () {
       pubsub.topicValidators.set(topic, validator)
       pubsub.subscribe(topic)
-      advertise()
-      timer = setInterval(advertise, intervalMs)
-      timer.unref()
+      stopped = false
+      pubsub.addEventListener('subscription-change', onSubscriptionChange)
+      tick()
     },
     stop () {
-      clearInterval(timer)
+      stopped = true
+      clearTimeout(timer)
+      pubsub.removeEventListener('subscription-change', onSubscriptionChange)
       pubsub.topicValidators.delete(topic)
     }
   }

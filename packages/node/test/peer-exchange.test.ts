@@ -1,0 +1,99 @@
+// The peer exchange: adverts back off once the network knows itself, answer newcomers quickly, and
+// dial only advertised members.
+import { describe, it, mock } from 'node:test'
+import assert from 'node:assert/strict'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { multiaddr } from '@multiformats/multiaddr'
+import { decodePeerAdvert, encodePeerAdvert, newIdentity, peerAdvertTopic } from '@medforge/protocol'
+import { createPeerExchange } from '../src/p2p/peer-exchange.ts'
+import type { MedforgeLibp2p } from '../src/p2p/create-libp2p.ts'
+
+type Listener = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>) => void
+
+async function fakeLibp2p () {
+  const self = await newIdentity()
+  const published: Array<{ topic: string, at: number }> = []
+  const dials: string[][] = []
+  const listeners: Listener[] = []
+  const validators = new Map<string, (peer: unknown, msg: { data: Uint8Array }) => TopicValidatorResult>()
+  const libp2p = {
+    peerId: { toString: () => self.peerId },
+    getMultiaddrs: () => [multiaddr('/ip4/127.0.0.1/tcp/4001')],
+    getConnections: () => [],
+    dial: async (addrs: Array<{ toString: () => string }>) => { dials.push(addrs.map(a => a.toString())) },
+    services: {
+      pubsub: {
+        topicValidators: validators,
+        subscribe: () => {},
+        publish: async (topic: string, data: Uint8Array) => { decodePeerAdvert(data); published.push({ topic, at: Date.now() }) },
+        addEventListener: (_: string, l: Listener) => { listeners.push(l) },
+        removeEventListener: (_: string, l: Listener) => { listeners.splice(listeners.indexOf(l), 1) }
+      }
+    }
+  } as unknown as MedforgeLibp2p
+  const subscribe = (topic: string): void => { for (const l of listeners) l(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe: true }] } })) }
+  return { libp2p, self, published, dials, validators, subscribe, listeners }
+}
+
+describe('peer exchange', () => {
+  it('advertises at start, then at doubling intervals up to the maximum', async () => {
+    const f = await fakeLibp2p()
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 })
+    try {
+      const px = createPeerExchange({ libp2p: f.libp2p, network: 'n', isMember: () => true, intervalMs: 5000, maxIntervalMs: 60_000 })
+      px.start()
+      assert.equal(f.published.length, 1)
+      for (let t = 0; t < 6000; t++) mock.timers.tick(100)
+      // 10 minutes: 5, 10, 20, 40 s, then every 60 s (±25% jitter) — about 13 adverts, not 120.
+      assert.ok(f.published.length >= 10 && f.published.length <= 16, `${f.published.length} adverts`)
+      const gaps = f.published.slice(1).map((p, i) => p.at - f.published[i]!.at)
+      assert.ok(gaps[0]! >= 3750 && gaps[0]! <= 6250, `first gap ${gaps[0]}`)
+      assert.ok(gaps.slice(-3).every(g => g >= 45_000 && g <= 75_000), `late gaps ${gaps.slice(-3).join(', ')}`)
+      px.stop()
+      assert.equal(f.listeners.length, 0)
+      mock.timers.tick(120_000)
+      assert.equal(f.published.length, gaps.length + 1, 'nothing after stop')
+    } finally {
+      mock.timers.reset()
+    }
+  })
+
+  it('answers a newcomer within the answer delay, once for a burst, and starts the backoff again', async () => {
+    const f = await fakeLibp2p()
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 })
+    try {
+      const px = createPeerExchange({ libp2p: f.libp2p, network: 'n', isMember: () => true, intervalMs: 5000, maxIntervalMs: 60_000, answerDelayMs: 500 })
+      px.start()
+      for (let t = 0; t < 300; t++) mock.timers.tick(1000)
+      const before = f.published.length
+      f.subscribe('some-other-topic')
+      mock.timers.tick(1000)
+      assert.equal(f.published.length, before, 'another topic prompts nothing')
+      for (let i = 0; i < 10; i++) { f.subscribe(peerAdvertTopic('n')); mock.timers.tick(30) }
+      mock.timers.tick(400)
+      assert.equal(f.published.length, before + 1, 'one advert for the burst, within the delay')
+      mock.timers.tick(7000)
+      assert.equal(f.published.length, before + 2, 'the fast interval again')
+      px.stop()
+    } finally {
+      mock.timers.reset()
+    }
+  })
+
+  it('dials advertised members it is not connected to; refuses non-members and malformed adverts', async () => {
+    const f = await fakeLibp2p()
+    const member = await newIdentity()
+    const stranger = await newIdentity()
+    const px = createPeerExchange({ libp2p: f.libp2p, network: 'n', isMember: id => id === member.peerId })
+    px.start()
+    const validate = f.validators.get(peerAdvertTopic('n'))!
+    px.stop()
+    const advert = (peerId: string, network = 'n') => ({ data: encodePeerAdvert({ type: 'peer-advert', network, peerId, addresses: ['/ip4/10.0.0.2/tcp/4001'], at: 1 }) })
+    assert.equal(validate(null, advert(member.peerId)), TopicValidatorResult.Accept)
+    assert.deepEqual(f.dials, [[`/ip4/10.0.0.2/tcp/4001/p2p/${member.peerId}`]])
+    assert.equal(validate(null, advert(stranger.peerId)), TopicValidatorResult.Reject)
+    assert.equal(validate(null, advert(member.peerId, 'other')), TopicValidatorResult.Reject)
+    assert.equal(validate(null, { data: Uint8Array.of(1, 2, 3) }), TopicValidatorResult.Reject)
+    assert.equal(f.dials.length, 1)
+  })
+})
