@@ -38,7 +38,20 @@ interface Trained { site: Site, module: LoraModule, context: VitContext, inputGr
 /** Seed 0 keeps the historical seeds (the site's name), so its numbers compare with earlier runs. */
 const seedOf = (site: Site, seed: number): string => seed === 0 ? site.name : `${site.name}|seed-${seed}`
 
+/** A site trained with the same shard, seed and recipe in another configuration is reused (training is deterministic). */
+const trainedSites = new Map<string, Promise<Trained>>()
+
 async function trainSite (site: Site, backbone: { weights: VitWeights, cid: string }, withDistill: boolean, seed = 0, head: 'probe' | 'joint' = 'probe'): Promise<Trained> {
+  const key = JSON.stringify([site.task, site.index, site.of, site.alpha ?? null, seedOf(site, seed), backbone.cid, withDistill, head])
+  let trained = trainedSites.get(key)
+  if (trained === undefined) {
+    trained = trainSiteOnce(site, backbone, withDistill, seed, head)
+    trainedSites.set(key, trained)
+  }
+  return { ...await trained, site }
+}
+
+async function trainSiteOnce (site: Site, backbone: { weights: VitWeights, cid: string }, withDistill: boolean, seed: number, head: 'probe' | 'joint'): Promise<Trained> {
   const shard = siteShard(site.task, site.index, site.of, site.alpha === undefined ? {} : { alpha: site.alpha })
   const classes = CLINICAL_TASKS.get(site.task)!.labels.length
   const t0 = performance.now()
@@ -64,7 +77,7 @@ const mergeInputs = (trained: readonly Trained[]): MergeInput<VitContext>[] => t
 
 const runStart = performance.now()
 const evaluator = vitEvaluator(base)
-const DEFAULT_LABEL = 'MedForge-RegMean (task-balanced, α 0.9): the network default'
+const DEFAULT_LABEL = 'MedForge-RegMean (tasks balanced, samples within a task, α 0.9): the network default'
 const methods: Array<{ label: string, method: MergeMethod }> = [
   { label: 'uniform average', method: { name: 'linear', weighting: 'uniform' } },
   { label: 'TIES (density 0.5)', method: { name: 'ties', density: 0.5, weighting: 'uniform' } },
@@ -74,6 +87,7 @@ const methods: Array<{ label: string, method: MergeMethod }> = [
   { label: 'MedForge-Fusion (product space, prediction KL)', method: { name: 'medforge-fusion-product', objective: 'kl' } },
   { label: 'MedForge-Mixture', method: { name: 'medforge-mixture' } },
   { label: 'MedForge-RegMean (per-module)', method: { name: 'medforge-regmean', balance: 'module' } },
+  { label: 'MedForge-RegMean (tasks balanced, modules equal within a task)', method: { name: 'medforge-regmean', balance: 'task' } },
   { label: DEFAULT_LABEL, method: { name: 'medforge-regmean' } }
 ]
 /** The four-site configuration runs the baseline, the reference rule and the default only. */
@@ -119,6 +133,7 @@ async function runConfiguration (name: string, sites: readonly Site[], configMet
       let state: FusionState | undefined
       for (const [k, input] of ordered.entries()) {
         let composite: { kind: string, module: LoraModule }
+        let weights: readonly number[] | undefined
         let note: string
         if (method.name === 'medforge-fusion' || method.name === 'medforge-fusion-product') {
           const canonical = canonicalMethod(method, evaluator.id)
@@ -130,10 +145,11 @@ async function runConfiguration (name: string, sites: readonly Site[], configMet
         } else {
           const result = await mergeModules(ordered.slice(0, k + 1), method, { evaluator })
           composite = { kind: 'adapter', module: result.composite.kind === 'adapter' ? result.composite.module : input.module }
+          weights = result.weights
           note = `w ${(result.weights ?? []).map(w => w.toFixed(2)).join('/')}`
         }
         track.rows[k] ??= newRow(`${k + 1}. ${input.label ?? ''} (${input.task})`)
-        for (const task of tasks) record(track.rows[k]!, task, compositeTaskPredictions(tf, base.weights, { composite, inputs: ordered.slice(0, k + 1) }, task), seed)
+        for (const task of tasks) record(track.rows[k]!, task, compositeTaskPredictions(tf, base.weights, { composite, inputs: ordered.slice(0, k + 1), ...(weights === undefined ? {} : { weights }) }, task), seed)
         track.notes[k] ??= []
         track.notes[k]!.push(note)
       }

@@ -153,6 +153,22 @@ for (const seed of seeds) {
   score('pneumonia only: product mean', pneu)
   score('pneumonia only: product sum', combineProduct(A.module, B.module, 1, 1))
   score('pneumonia only: regmean α=0.5', regmean([A, B].map(m => ({ ...m, weight: 1 })), 0.5))
+  // Within a task by training samples (RegMean's own Gram sums), each task one say; heads averaged
+  // equally, or by samples too.
+  const samples = new Map(mods.map(m => [m, siteShard(m.site.task, m.site.index, m.site.of, m.site.alpha === undefined ? {} : { alpha: m.site.alpha }).train.count]))
+  const taskTotal = (task: string) => mods.filter(m => m.site.task === task).reduce((a, m) => a + samples.get(m)!, 0)
+  const bySamples = regmean(mods.map(m => ({ ...m, weight: samples.get(m)! / taskTotal(m.site.task) })), 0.9)
+  score('regmean α=0.9 task-balanced, by samples within a task', bySamples)
+  const headWeighted = (module: LoraModule, task: string) => {
+    const group = mods.filter(m => m.site.task === task)
+    const ps = group.map(m => predictOnSplit(tf, base.weights, module, m.module.heads, task))
+    const out = new Float64Array(ps[0]!.probabilities.length)
+    group.forEach((m, i) => { const w = samples.get(m)! / taskTotal(task); for (let k = 0; k < out.length; k++) out[k] = out[k]! + w * ps[i]!.probabilities[k]! })
+    return { probabilities: out, classes: ps[0]!.classes, labels: ps[0]!.labels }
+  }
+  const hv = [auc(headWeighted(bySamples, 'pneumonia')), auc(headWeighted(bySamples, 'breast'))]
+  note('  ... and heads weighted by samples', hv)
+  console.log(`seed ${seed} heads weighted by samples: pneumonia ${f3(hv[0]!)} breast ${f3(hv[1]!)}`)
   for (const alpha of alphas) {
     score(`regmean α=${alpha} task-weighted`, regmean(mods.map(m => ({ ...m, weight: m.site.task === 'pneumonia' ? 0.5 : 1 })), alpha))
     score(`regmean α=${alpha} per-module`, regmean(mods.map(m => ({ ...m, weight: 1 })), alpha))

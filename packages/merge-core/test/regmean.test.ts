@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { IncompatibleModulesError, InvalidDistilledSetError, InvalidMergeOptionsError, Xoshiro128, canonicalMethod, combineProduct, compositeModule, decodeDistilledSet, encodeDistilledSet, ldlFactor, ldlSolve, loraScaling, mergeModules, newLoraConfig } from '../src/index.ts'
+import { IncompatibleModulesError, InvalidDistilledSetError, InvalidMergeOptionsError, SAMPLE_RATIO_CAP, Xoshiro128, canonicalMethod, combineProduct, compositeModule, decodeDistilledSet, encodeDistilledSet, ldlFactor, ldlSolve, loraScaling, mergeModules, newLoraConfig } from '../src/index.ts'
 import type { F32Tensor, LoraModule, MergeInput } from '../src/index.ts'
 
 const LAYER = 'base_model.model.l0.q'
@@ -50,8 +50,8 @@ function errorOn (W: Float64Array, V: Float64Array, gram: F32Tensor, out: number
 
 function inputs (rng: Xoshiro128): Array<MergeInput & { inputGrams: Map<string, F32Tensor> }> {
   return [
-    { module: module(randomMatrix(rng, 2, N), randomMatrix(rng, 3, 2)), height: 1, task: 'a', inputGrams: new Map([[LAYER, gramOn(rng, [0, 1, 2])]]) },
-    { module: module(randomMatrix(rng, 2, N), randomMatrix(rng, 3, 2)), height: 2, task: 'b', inputGrams: new Map([[LAYER, gramOn(rng, [3, 4, 5])]]) }
+    { module: module(randomMatrix(rng, 2, N), randomMatrix(rng, 3, 2)), height: 1, task: 'a', sampleCount: 100, inputGrams: new Map([[LAYER, gramOn(rng, [0, 1, 2])]]) },
+    { module: module(randomMatrix(rng, 2, N), randomMatrix(rng, 3, 2)), height: 2, task: 'b', sampleCount: 100, inputGrams: new Map([[LAYER, gramOn(rng, [3, 4, 5])]]) }
   ]
 }
 
@@ -119,13 +119,18 @@ describe('MedForge-RegMean', () => {
     assert.equal((await mergeModules(bare, { name: 'medforge-regmean' })).stateRoot, (await mergeModules(identity, { name: 'medforge-regmean' })).stateRoot)
   })
 
-  it('balance "task" gives each task one say, however many modules it has', async () => {
+  it('each task has one say, shared by its modules by (bounded) samples or equally; or each module one', async () => {
     const rng = Xoshiro128.fromString('balance')
     const [a, b] = inputs(rng)
     const a2 = { ...a!, module: module(randomMatrix(rng, 2, N), randomMatrix(rng, 3, 2)), height: 3 }
-    const result = await mergeModules([a!, b!, a2], { name: 'medforge-regmean' })
-    assert.deepEqual(result.weights, [0.5, 1, 0.5])
-    assert.deepEqual((await mergeModules([a!, b!, a2], { name: 'medforge-regmean', balance: 'module' })).weights, [1, 1, 1])
+    const counted = [{ ...a!, sampleCount: 300 }, { ...b!, sampleCount: 50 }, { ...a2, sampleCount: 100 }]
+    assert.deepEqual((await mergeModules(counted, { name: 'medforge-regmean' })).weights, [0.75, 1, 0.25])
+    assert.deepEqual((await mergeModules(counted, { name: 'medforge-regmean', balance: 'task' })).weights, [0.5, 1, 0.5])
+    assert.deepEqual((await mergeModules(counted, { name: 'medforge-regmean', balance: 'module' })).weights, [1, 1, 1])
+    // An overstated count counts at most SAMPLE_RATIO_CAP times the task's smallest.
+    const inflated = [{ ...counted[0]!, sampleCount: 2 ** 40 }, counted[1]!, counted[2]!]
+    assert.deepEqual((await mergeModules(inflated, { name: 'medforge-regmean' })).weights, [SAMPLE_RATIO_CAP / (SAMPLE_RATIO_CAP + 1), 1, 1 / (SAMPLE_RATIO_CAP + 1)])
+    await assert.rejects(mergeModules([a!, { ...b!, sampleCount: undefined }], { name: 'medforge-regmean' }), (e: unknown) => e instanceof InvalidMergeOptionsError && /needs a positive sample count/.test(e.message))
   })
 
   it('property: the state root does not depend on arrival order', async () => {
@@ -135,6 +140,7 @@ describe('MedForge-RegMean', () => {
         module: module(randomMatrix(rng, 2, N), randomMatrix(rng, 3, 2)),
         height: 1 + (i % 3),
         task: i % 2 === 0 ? 'a' : 'b',
+        sampleCount: 1 + rng.nextU32() % 5000,
         inputGrams: new Map([[LAYER, gramOn(rng, [i % N, (i + 2) % N], 20)]])
       }))
       const shuffled = [...xs].sort(() => rng.nextU32() / 2 ** 32 - 0.5)
@@ -148,7 +154,7 @@ describe('MedForge-RegMean', () => {
     await assert.rejects(mergeModules(wrong, { name: 'medforge-regmean' }), (e: unknown) => e instanceof IncompatibleModulesError && /gives \[2, 2\], the layer takes 6 inputs/.test(e.message))
     assert.throws(() => canonicalMethod({ name: 'medforge-regmean', shrink: 1.5 }), InvalidMergeOptionsError)
     assert.throws(() => canonicalMethod({ name: 'medforge-regmean', balance: 'sites' as 'task' }), InvalidMergeOptionsError)
-    assert.deepEqual(canonicalMethod({ name: 'medforge-regmean' }), { name: 'medforge-regmean', shrink: 0.9, balance: 'task' })
+    assert.deepEqual(canonicalMethod({ name: 'medforge-regmean' }), { name: 'medforge-regmean', shrink: 0.9, balance: 'samples' })
   })
 })
 

@@ -80,18 +80,23 @@ export function predictMixtureOnSplit (tf: Tf, weights: VitWeights, modules: rea
 /**
  * A composite's predictions for one task. Each contributor of that task keeps its own head, so the
  * composite is run with each of those heads and their class probabilities are averaged into one
- * prediction (an ensemble over the task's heads). A mixture composite mixes all modules'
- * predictions with its weights under each head first. Undefined when no contributor has the task.
+ * prediction (an ensemble over the task's heads), weighted as the merge weighed the contributors
+ * when it says (`weights` of an adapter composite, renormalised over the task), equally otherwise.
+ * A mixture composite mixes all modules' predictions with its weights under each head first.
+ * Undefined when no contributor has the task.
  */
-export function compositeTaskPredictions (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }> }, task: string, split: EvalData = 'test'): SplitPredictions | undefined {
-  const heads = result.inputs.filter(i => i.task === task).map(i => i.module.heads)
-  if (heads.length === 0 || result.composite.kind === 'empty') return undefined
-  const ps = heads.map(h => result.composite.kind === 'mixture'
-    ? predictMixtureOnSplit(tf, weights, result.inputs.map(i => i.module), result.composite.weights!, h, task, split)
-    : predictOnSplit(tf, weights, result.composite.module!, h, task, split))
+export function compositeTaskPredictions (tf: Tf, weights: VitWeights, result: { composite: { kind: string, module?: LoraModule, weights?: readonly number[] }, inputs: ReadonlyArray<{ module: LoraModule, task?: string | undefined }>, weights?: readonly number[] }, task: string, split: EvalData = 'test'): SplitPredictions | undefined {
+  const members = result.inputs.flatMap((input, k) => input.task === task ? [{ heads: input.module.heads, weight: result.composite.kind === 'adapter' ? result.weights?.[k] ?? 1 : 1 }] : [])
+  if (members.length === 0 || result.composite.kind === 'empty') return undefined
+  const total = members.reduce((a, m) => a + m.weight, 0)
+  const weighted = members.every(m => m.weight > 0)
+  const share = (w: number): number => weighted ? w / total : 1 / members.length
+  const ps = members.map(m => result.composite.kind === 'mixture'
+    ? predictMixtureOnSplit(tf, weights, result.inputs.map(i => i.module), result.composite.weights!, m.heads, task, split)
+    : predictOnSplit(tf, weights, result.composite.module!, m.heads, task, split))
   const first = ps[0]!
   const mean = new Float64Array(first.probabilities.length)
-  for (const p of ps) for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + p.probabilities[i]! / ps.length
+  ps.forEach((p, k) => { const w = share(members[k]!.weight); for (let i = 0; i < mean.length; i++) mean[i] = mean[i]! + w * p.probabilities[i]! })
   return { probabilities: mean, classes: first.classes, labels: first.labels }
 }
 

@@ -43,10 +43,12 @@ export interface FusionProductMethod extends SearchParams {
 export interface MixtureMethod extends SearchParams { readonly name: 'medforge-mixture' }
 /**
  * Least-squares fit of every contributor's layer outputs on its own inputs (see regmean.ts).
- * `shrink` scales the off-diagonal input statistics (RegMean's α); `balance` gives each task an
- * equal say (its modules share it) or each module.
+ * `shrink` scales the off-diagonal input statistics (RegMean's α). `balance`: every task has an
+ * equal say, shared by its modules in proportion to their (bounded) training samples (`samples`,
+ * RegMean's own weighting within a task) or equally (`task`); or every module one (`module`).
  */
-export interface RegmeanMethod { readonly name: 'medforge-regmean', readonly shrink?: number, readonly balance?: 'task' | 'module' }
+export type RegmeanBalance = 'samples' | 'task' | 'module'
+export interface RegmeanMethod { readonly name: 'medforge-regmean', readonly shrink?: number, readonly balance?: RegmeanBalance }
 
 export type MergeMethod = LinearMethod | TaskArithmeticMethod | TiesMethod | DareMethod | FusionMethod | FusionProductMethod | MixtureMethod | RegmeanMethod
 export type MethodName = MergeMethod['name']
@@ -92,9 +94,9 @@ export function canonicalMethod (method: MergeMethod, evaluatorId?: string): Can
     }
     case 'medforge-regmean': {
       const shrink = method.shrink ?? 0.9
-      const balance = method.balance ?? 'task'
+      const balance = method.balance ?? 'samples'
       if (typeof shrink !== 'number' || !(shrink >= 0 && shrink <= 1)) fail(`shrink must be in [0, 1], got ${String(shrink)}`)
-      if (balance !== 'task' && balance !== 'module') fail(`balance must be task or module, got ${String(balance)}`)
+      if (balance !== 'samples' && balance !== 'task' && balance !== 'module') fail(`balance must be samples, task or module, got ${String(balance)}`)
       return { name: 'medforge-regmean', shrink, balance }
     }
     case 'medforge-fusion':

@@ -16,19 +16,38 @@ import { ldlFactor, ldlSolve } from '../spd-solve.ts'
 import { formatShape, sameShape } from '../tensor.ts'
 import type { F32Tensor } from '../tensor.ts'
 import type { OrderedInput } from './inputs.ts'
-import type { CanonicalMethod } from './methods.ts'
+import type { CanonicalMethod, RegmeanBalance } from './methods.ts'
 
 type RegmeanCanonical = Extract<CanonicalMethod, { name: 'medforge-regmean' }>
 
 /** Added to every diagonal entry of the (trace-n) sum, so that the system is always solvable. */
 const RIDGE = 1e-4
 
-/** Contributor weights: equal per module, or equal per task (each task's modules share 1). */
-export function regmeanWeights (inputs: readonly OrderedInput[], balance: 'task' | 'module'): number[] {
+/**
+ * A module's sample count counts at most this many times its task's smallest: a member that
+ * overstates its count (a number no one can check) cannot take its whole task's say, while honest
+ * sites up to 16 times larger than the smallest are weighed as they are.
+ */
+export const SAMPLE_RATIO_CAP = 16
+
+/**
+ * Contributor weights: each task's modules share 1, in proportion to their training samples
+ * (bounded) or equally; or every module 1. Binary64, from the input set alone.
+ */
+export function regmeanWeights (inputs: readonly OrderedInput[], balance: RegmeanBalance): number[] {
   if (balance === 'module') return inputs.map(() => 1)
-  const perTask = new Map<string, number>()
-  for (const i of inputs) perTask.set(i.task ?? '', (perTask.get(i.task ?? '') ?? 0) + 1)
-  return inputs.map(i => 1 / perTask.get(i.task ?? '')!)
+  const count = (i: OrderedInput): number => {
+    if (balance === 'task') return 1
+    const n = i.sampleCount
+    if (n === undefined || !Number.isSafeInteger(n) || n <= 0) throw new InvalidMergeOptionsError(`medforge-regmean balance "samples" needs a positive sample count for ${i.label ?? i.cid}`)
+    return n
+  }
+  const smallest = new Map<string, number>()
+  for (const i of inputs) smallest.set(i.task ?? '', Math.min(smallest.get(i.task ?? '') ?? Infinity, count(i)))
+  const bounded = inputs.map(i => Math.min(count(i), SAMPLE_RATIO_CAP * smallest.get(i.task ?? '')!))
+  const totals = new Map<string, number>()
+  inputs.forEach((i, k) => totals.set(i.task ?? '', (totals.get(i.task ?? '') ?? 0) + bounded[k]!))
+  return inputs.map((i, k) => bounded[k]! / totals.get(i.task ?? '')!)
 }
 
 /** wᵢ·Gᵢ normalised to trace n with off-diagonals scaled by `shrink` (identity when absent), binary64. */

@@ -35,8 +35,12 @@ export const TESTNET_HELP = `medforge testnet — a local multi-institution netw
       --dir DIR          where keys, manifest, data directories and bundles go (default: a temp dir)
       --exit             stop everything after the summary instead of leaving the dashboards up
       --json             print a machine-readable summary at the end
-  Smaller runs: --epochs N --max-train N --ipc N --distill-iterations N --fusion-budget N
+  Training: up to 10 epochs with early stopping (the bench:clinical recipe); smaller runs:
+  --epochs N --max-train N --ipc N --distill-iterations N --fusion-budget N
 `
+
+/** The clinical bench's recipe, so that the summary compares with BENCHMARKS.md. */
+const TESTNET_EPOCHS = '10'
 
 /** The testnet's keys derive from this and the site names: a rerun gives the same state root. */
 const TESTNET_KEY_SEED = 'medforge-local-testnet'
@@ -150,7 +154,7 @@ export async function testnetCommand (args: string[]): Promise<void> {
     const ticker = json ? undefined : setInterval(() => { void rows().then(r => table.render(r)) }, 500)
 
     const sizeArgs = [
-      ...(values.epochs === undefined ? [] : ['--epochs', values.epochs]),
+      '--epochs', values.epochs ?? TESTNET_EPOCHS,
       ...(values['max-train'] === undefined ? [] : ['--max-train', values['max-train']]),
       ...(values.ipc === undefined ? [] : ['--ipc', values.ipc]),
       ...(values['distill-iterations'] === undefined ? [] : ['--distill-iterations', values['distill-iterations']])
