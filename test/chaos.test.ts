@@ -148,7 +148,9 @@ describe('chaos', { timeout: FULL ? 1_800_000 : 300_000 }, () => {
       for (const [i, s] of net.sites.slice(0, 5).entries()) {
         running.push(await startInProcess({ dataDir: s.dir, syncIntervalMs: 1000, ...(i === 0 ? {} : { bootstrap: running[0]!.libp2p.getMultiaddrs().map(a => a.toString()) }) }))
       }
-      await waitFor('a connected network', async () => running.every(d => d.libp2p.getPeers().length >= 2) ? true : undefined)
+      // Each side of a cut must be connected within itself: wait for the full mesh that peer
+      // adverts build (an advert answers every new connection, then backs off).
+      await waitFor('a fully connected network', async () => running.every(d => d.libp2p.getPeers().length >= running.length - 1) ? true : undefined, 60_000)
       let total = 0
       const healTimes: number[] = []
       const rounds = FULL ? 10 : 2

@@ -1,7 +1,7 @@
 // Finds the other members of a network: every daemon gossips a peer advert (its listen addresses)
 // on the network's peers topic, and dials advertised members it is not connected to. Adverts go
-// out at start, then at intervals that double up to `maxIntervalMs`, and soon again when a peer
-// newly subscribes to the topic (a member that just arrived): every advert reaches every member,
+// out at start, then at intervals that double up to `maxIntervalMs`, and soon again (and fast
+// again) when a peer newly subscribes to the topic (a new connection): every advert reaches every member,
 // so a fixed fast rate would cost N² deliveries per interval for nothing once the network knows
 // itself (at 50 daemons, adverts every 5 s were a large share of each daemon's CPU).
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -16,13 +16,16 @@ export interface PeerExchangeComponents {
   /** The first interval between adverts (doubled after each up to maxIntervalMs). */
   readonly intervalMs?: number
   readonly maxIntervalMs?: number
-  /** Delay of the advert answering a newcomer (adverts prompted within it are sent once). */
+  /**
+   * Delay of the advert answering a newcomer (adverts prompted within it are sent once): longer
+   * than a gossipsub heartbeat, so the mesh that forwards it includes the newcomer's neighbours.
+   */
   readonly answerDelayMs?: number
 }
 
 export interface PeerExchange { start (): void, stop (): void }
 
-export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 5000, maxIntervalMs = 60_000, answerDelayMs = 500 }: PeerExchangeComponents): PeerExchange {
+export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 5000, maxIntervalMs = 60_000, answerDelayMs = 1500 }: PeerExchangeComponents): PeerExchange {
   const topic = peerAdvertTopic(network)
   const pubsub = libp2p.services.pubsub
   let timer: NodeJS.Timeout | undefined
