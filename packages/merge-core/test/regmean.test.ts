@@ -152,6 +152,13 @@ describe('MedForge-RegMean', () => {
     const xs = inputs(Xoshiro128.fromString('refuse'))
     const wrong = [xs[0]!, { ...xs[1]!, inputGrams: new Map([[LAYER, { shape: [2, 2], data: new Float32Array(4) }]]) }]
     await assert.rejects(mergeModules(wrong, { name: 'medforge-regmean' }), (e: unknown) => e instanceof IncompatibleModulesError && /gives \[2, 2\], the layer takes 6 inputs/.test(e.message))
+    const zero = [xs[0]!, { ...xs[1]!, inputGrams: new Map([[LAYER, { shape: [N, N], data: new Float32Array(N * N) }]]) }]
+    await assert.rejects(mergeModules(zero, { name: 'medforge-regmean' }), (e: unknown) => e instanceof InvalidMergeOptionsError && /trace 0/.test(e.message))
+    // Slightly indefinite statistics (within the decoder's tolerance, summed) still merge, the same on every peer.
+    const dip = Float32Array.from({ length: N * N }, (_, k) => k === N * N - 1 ? -0.002 : k % (N + 1) === 0 ? 1 : 0)
+    const tilted = [xs[0]!, { ...xs[1]!, inputGrams: new Map([[LAYER, { shape: [N, N], data: dip }]]) }]
+    const once = await mergeModules(tilted, { name: 'medforge-regmean', shrink: 1, balance: 'module' })
+    assert.equal((await mergeModules([...tilted].reverse(), { name: 'medforge-regmean', shrink: 1, balance: 'module' })).stateRoot, once.stateRoot)
     assert.throws(() => canonicalMethod({ name: 'medforge-regmean', shrink: 1.5 }), InvalidMergeOptionsError)
     assert.throws(() => canonicalMethod({ name: 'medforge-regmean', balance: 'sites' as 'task' }), InvalidMergeOptionsError)
     assert.deepEqual(canonicalMethod({ name: 'medforge-regmean' }), { name: 'medforge-regmean', shrink: 0.9, balance: 'samples' })

@@ -13,6 +13,7 @@ import { IncompatibleModulesError, InvalidMergeOptionsError } from '../errors.ts
 import { loraScaling, withRank } from '../lora-config.ts'
 import type { LoraModule, LoraPair } from '../lora-module.ts'
 import { ldlFactor, ldlSolve } from '../spd-solve.ts'
+import type { LdlFactor } from '../spd-solve.ts'
 import { formatShape, sameShape } from '../tensor.ts'
 import type { F32Tensor } from '../tensor.ts'
 import type { OrderedInput } from './inputs.ts'
@@ -59,11 +60,28 @@ function weightedGram (gram: F32Tensor | undefined, n: number, shrink: number, w
   }
   let trace = 0
   for (let i = 0; i < n; i++) trace += gram.data[i * n + i]!
+  if (!(trace > 0 && Number.isFinite(trace))) throw new InvalidMergeOptionsError(`medforge-regmean: input statistics with trace ${trace} (they must be a positive semi-definite second moment)`)
   const k = weight * n / trace
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) out[i * n + j] = (i === j ? k : k * shrink) * gram.data[i * n + j]!
   }
   return out
+}
+
+/**
+ * S + ridge·I factorised, the ridge raised tenfold (the same steps on every peer) while S is not
+ * positive-definite: statistics that each pass the distilled set's semi-definiteness check within
+ * its tolerance can still sum to a slightly indefinite S, and one such module must not stop every
+ * peer's merge.
+ */
+function ridgedFactor (S: Float64Array, n: number, layer: string): LdlFactor {
+  for (let ridge = RIDGE; ridge <= 1e6; ridge *= 10) {
+    const ridged = Float64Array.from(S)
+    for (let i = 0; i < n; i++) ridged[i * n + i] = ridged[i * n + i]! + ridge
+    const factor = ldlFactor(ridged, n)
+    if (factor !== undefined) return factor
+  }
+  throw new InvalidMergeOptionsError(`medforge-regmean: the input statistics of ${layer} are not positive-definite`)
 }
 
 export function regmean (inputs: readonly OrderedInput[], method: RegmeanCanonical): { module: LoraModule, weights: number[] } {
@@ -81,9 +99,7 @@ export function regmean (inputs: readonly OrderedInput[], method: RegmeanCanonic
     })
     const S = new Float64Array(n * n)
     for (const g of grams) for (let k = 0; k < S.length; k++) S[k] = S[k]! + g[k]!
-    for (let i = 0; i < n; i++) S[i * n + i] = S[i * n + i]! + RIDGE
-    const factor = ldlFactor(S, n)
-    if (factor === undefined) throw new InvalidMergeOptionsError(`medforge-regmean: the input statistics of ${layer} are not positive-definite`)
+    const factor = ridgedFactor(S, n, layer)
     const r = inputs.reduce((sum, input) => sum + input.module.layers.get(layer)!.A.shape[0]!, 0)
     const A = new Float32Array(r * n)
     const B = new Float32Array(rows * r)
