@@ -16,6 +16,15 @@ import { SEARCH_HEADER, TRAINING_HEADER, benchSearch, benchTraining } from './be
 import { MEMORY_HEADER, benchMemory } from './bench/memory.ts'
 import { RESPONSIVENESS_HEADER, benchResponsiveness } from './bench/responsiveness.ts'
 
+// A known library error (Yamux sending a window update on a connection that has just closed, thrown
+// from a microtask) would end the whole run while in-process daemons churn connections: it is
+// logged, as the daemon command does. Anything else still stops the run.
+process.on('uncaughtException', err => {
+  if (err.name === 'StreamStateError') { console.error(`bench: a stray stream error, ignored: ${err.message}`); return }
+  console.error(err)
+  process.exit(1)
+})
+
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' }, json: { type: 'string' } } })
 const quick = values.quick === true
 const only = values.only === undefined ? undefined : new Set(values.only.split(','))

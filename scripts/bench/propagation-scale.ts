@@ -10,7 +10,7 @@ import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
 import { statsOf } from './measure.ts'
 
-export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | daemon 0: refusals | warm-up publication ms |\n|---|---|---|---|---|---|---|---|---|---|'
+export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | refusals, all daemons | warm-up publication ms |\n|---|---|---|---|---|---|---|---|---|---|'
 
 interface Hosted { dir: string, url: string, addresses: string[] }
 
@@ -28,6 +28,15 @@ function host (args: string[], expect: number, into: Hosted[], profileDir?: stri
     })
     child.once('exit', code => { reject(new Error(`propagation host exited with ${code}`)) })
   })
+}
+
+/** The daemons whose attestation the publisher has not heard, each with its own view (for a timeout's message). */
+async function missing (daemons: Hosted[], heard: ReadonlySet<string>): Promise<string> {
+  const views = await Promise.all(daemons.map(async (d, k) => {
+    const s = await get(`${d.url}/status`).catch(() => undefined)
+    return s === undefined || heard.has(s.peerId as string) ? undefined : `daemon ${k} (${s.networks[0].moduleCount as number} modules merged, ${s.peers as number} peers)`
+  }))
+  return views.filter(v => v !== undefined).join('; ') || 'none missing by now'
 }
 
 const get = async (url: string): Promise<any> => await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).json() // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -71,9 +80,9 @@ export async function benchPropagationScale (options: { sizes: number[], process
           // a state with the module is the end point. One light request per poll: polling every
           // daemon's /status loaded a 50-daemon machine more than the network did.
           for (;;) {
-            const attested = ((await get(`${publisher.url}/attestations`)).attestations as Array<{ moduleCount: number }>).filter(a => a.moduleCount >= i + 1).length >= n
-            if (attested) break
-            if (performance.now() - t0 > 180_000) throw new Error(`publication ${i} did not reach every daemon`)
+            const heard = ((await get(`${publisher.url}/attestations`)).attestations as Array<{ author: string, moduleCount: number }>).filter(a => a.moduleCount >= i + 1)
+            if (heard.length >= n) break
+            if (performance.now() - t0 > 180_000) throw new Error(`publication ${i} did not reach every daemon: ${await missing(daemons, new Set(heard.map(a => a.author)))}`)
             await new Promise(r => setTimeout(r, 50))
           }
           if (i === 0) warmup = performance.now() - t0
@@ -83,7 +92,10 @@ export async function benchPropagationScale (options: { sizes: number[], process
         const sorted = [...times].sort((a, b) => a - b)
         const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))]!
         const zero = await get(`${daemons[0]!.url}/status`)
-        const refused = zero.networks[0].refusals as Record<string, number>
+        // Refusals summed over every daemon: an ignored or rejected attestation is one a daemon
+        // waits for until sync brings it, so any here explain a slow tail.
+        const refused: Record<string, number> = {}
+        for (const d of daemons) for (const [k, v] of Object.entries((await get(`${d.url}/status`)).networks[0].refusals as Record<string, number>)) refused[k] = (refused[k] ?? 0) + v
         const row = `| ${n} | ${children.length} | ${method} | ${options.publications} | ${s.median.toFixed(0)} | ${p95.toFixed(0)} | ${s.max.toFixed(0)} | ${zero.peers as number}, ${((zero.memory.rss as number) / 2 ** 20).toFixed(0)} | ${Object.entries(refused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${warmup.toFixed(0)} |`
         console.error(`propagation ${n} ${method}: ${times.map(t => t.toFixed(0)).join(' ')}`)
         log(row)

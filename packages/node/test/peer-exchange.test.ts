@@ -1,5 +1,6 @@
-// The peer exchange: adverts back off once the network knows itself, answer newcomers quickly, and
-// dial only advertised members.
+// The peer exchange: adverts back off once the network knows itself, a member that was alone
+// announces itself quickly when it gains peers (members with peers stay quiet), and members dial
+// only advertised members.
 import { describe, it, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -15,6 +16,7 @@ async function fakeLibp2p () {
   const published: Array<{ topic: string, at: number }> = []
   const dials: string[][] = []
   const listeners: Listener[] = []
+  const subscribers: string[] = []
   const validators = new Map<string, (peer: unknown, msg: { data: Uint8Array }) => TopicValidatorResult>()
   const libp2p = {
     peerId: { toString: () => self.peerId },
@@ -25,14 +27,18 @@ async function fakeLibp2p () {
       pubsub: {
         topicValidators: validators,
         subscribe: () => {},
+        getSubscribers: (topic: string) => subscribers.filter(t => t === topic),
         publish: async (topic: string, data: Uint8Array) => { decodePeerAdvert(data); published.push({ topic, at: Date.now() }) },
         addEventListener: (_: string, l: Listener) => { listeners.push(l) },
         removeEventListener: (_: string, l: Listener) => { listeners.splice(listeners.indexOf(l), 1) }
       }
     }
   } as unknown as MedforgeLibp2p
-  const subscribe = (topic: string): void => { for (const l of listeners) l(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe: true }] } })) }
-  return { libp2p, self, published, dials, validators, subscribe, listeners }
+  // A peer subscribing to `topic` (gossipsub counts it among the subscribers before it tells us).
+  const subscribe = (topic: string): void => { subscribers.push(topic); for (const l of listeners) l(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe: true }] } })) }
+  // Ticks (mock timers) until the next periodic advert: the one after it is then 45 s or more away.
+  const untilAdvert = (): void => { const n = published.length; for (let t = 0; t < 80 && published.length === n; t++) mock.timers.tick(1000) }
+  return { libp2p, self, published, dials, validators, subscribe, listeners, untilAdvert }
 }
 
 describe('peer exchange', () => {
@@ -58,22 +64,45 @@ describe('peer exchange', () => {
     }
   })
 
-  it('answers a newcomer within the answer delay, once for a burst, and starts the backoff again', async () => {
+  it('announces itself within the answer delay when it gains its first peers, once for a burst, and starts the backoff again', async () => {
     const f = await fakeLibp2p()
     mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 })
     try {
       const px = createPeerExchange({ libp2p: f.libp2p, network: 'n', isMember: () => true, intervalMs: 5000, maxIntervalMs: 60_000, answerDelayMs: 500 })
       px.start()
       for (let t = 0; t < 300; t++) mock.timers.tick(1000)
+      f.untilAdvert()
       const before = f.published.length
       f.subscribe('some-other-topic')
       mock.timers.tick(1000)
       assert.equal(f.published.length, before, 'another topic prompts nothing')
-      for (let i = 0; i < 10; i++) { f.subscribe(peerAdvertTopic('n')); mock.timers.tick(30) }
-      mock.timers.tick(400)
+      for (let i = 0; i < 2; i++) { f.subscribe(peerAdvertTopic('n')); mock.timers.tick(30) }
+      mock.timers.tick(600)
       assert.equal(f.published.length, before + 1, 'one advert for the burst, within the delay')
       mock.timers.tick(7000)
       assert.equal(f.published.length, before + 2, 'the fast interval again')
+      px.stop()
+    } finally {
+      mock.timers.reset()
+    }
+  })
+
+  it('stays quiet when a peer subscribes while it already has more than a few (no N² adverts as a network forms)', async () => {
+    const f = await fakeLibp2p()
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 })
+    try {
+      const px = createPeerExchange({ libp2p: f.libp2p, network: 'n', isMember: () => true, intervalMs: 5000, maxIntervalMs: 60_000, answerDelayMs: 500, fewPeers: 3 })
+      px.start()
+      for (let i = 0; i < 3; i++) f.subscribe(peerAdvertTopic('n'))
+      for (let t = 0; t < 300; t++) mock.timers.tick(1000)
+      f.untilAdvert()
+      const start = Date.now()
+      // Five minutes in, the backoff is at its 60 s maximum (45-75 s with jitter) and an advert just
+      // went out: 20 newcomers in the next 10 s prompt none in the next 40 s.
+      for (let i = 0; i < 20; i++) { f.subscribe(peerAdvertTopic('n')); mock.timers.tick(500) }
+      mock.timers.tick(30_000)
+      const inWindow = f.published.filter(p => p.at > start).length
+      assert.equal(inWindow, 0, `${inWindow} adverts in 40 s`)
       px.stop()
     } finally {
       mock.timers.reset()

@@ -40,14 +40,15 @@ async function attest (state: NetworkState, id: Identity, stateRoot: string, hei
   }, id))
 }
 
-function handler (state: NetworkState) {
+function handler (state: NetworkState | (() => NetworkState)) {
   const ledger = new Ledger(join(tempDir('records'), 'ledger.sqlite'))
-  ledger.addComputedRoot(state.network, state.genesisRoot, 0)
+  const initial = typeof state === 'function' ? state() : state
+  ledger.addComputedRoot(initial.network, initial.genesisRoot, 0)
   const announced: Array<{ module: string, from?: PeerId }> = []
   const refusals: string[] = []
   let changed = 0
   const records = createRecordHandler({
-    state: () => state,
+    state: typeof state === 'function' ? state : () => state,
     ledger,
     events: { emit: () => {} },
     countRefusal: code => { refusals.push(code) },
@@ -147,6 +148,24 @@ describe('record handler', () => {
     await h.records.handle(await announce(state, ids[0]!, rootAt1, 2, module), 'gossip')
     const row = h.ledger.getModule(state.network, module)!
     assert.deepEqual([row.author, row.status], [ids[0]!.peerId, 'fetching'], 'the real author\'s claim replaces the dropped one')
+  })
+
+  it('a record it has, arriving again by sync, is recognised from its bytes before any decoding or check', async () => {
+    const { state, ids } = await network()
+    let current = state
+    const h = handler(() => current)
+    const from = peerIdFromString(ids[1]!.peerId)
+    const bytes = await attest(state, ids[0]!, fakeCid('root'), 1, fakeCid('m'))
+    assert.equal((await h.records.handle(bytes, 'gossip', from)).verdict, 'accept')
+    // Its author has since been revoked: the record is still one this node holds, and the peer
+    // paging through its history (sync) is not refused for serving it.
+    current = { ...state, revoked: new Set([ids[0]!.peerId]) }
+    const again = await h.records.handle(bytes, 'sync', from)
+    assert.deepEqual([again.verdict, again.code, again.record], ['ignore', 'duplicate', undefined], 'not decoded')
+    assert.deepEqual(h.refusals, [])
+    // A new record of the revoked author is still decoded and refused.
+    const fresh = await h.records.handle(await attest(state, ids[0]!, fakeCid('root2'), 2, fakeCid('m')), 'sync', from)
+    assert.deepEqual([fresh.verdict, fresh.code], ['reject', 'revoked_member'])
   })
 
   it('decodes a record once whatever its type: a forged signature is refused with its code', async () => {

@@ -25,7 +25,15 @@ export function decodeCanonical (bytes: Uint8Array, what: string): unknown {
 
 /** CIDv1, dag-cbor codec, sha2-256 of the canonical encoding. */
 export function cidOfCanonical (value: unknown): string {
-  const bytes = encodeCanonical(value)
+  return cidOfCanonicalBytes(encodeCanonical(value))
+}
+
+/**
+ * The same CID from bytes already in canonical form, without decoding them: for a valid record's
+ * bytes it equals recordCid of the decoded record, so a known record is recognised before any
+ * decoding (a match cannot be anything else: the hash commits to every byte).
+ */
+export function cidOfCanonicalBytes (bytes: Uint8Array): string {
   const digest = sha256.digest(bytes)
   if (digest instanceof Promise) throw new Error('sha256 must be synchronous in Node')
   return CID.createV1(dagCbor.code, digest).toString()

@@ -2,7 +2,7 @@
 // validated once (protocol's rules, cheapest first), then applied to the ledger in one transaction.
 // Announcements whose parent is unknown wait in the pending pool; accepted ones are fetched.
 import type { PeerId } from '@libp2p/interface'
-import { manifestCid, recordAuthor, recordCid, validateRecord } from '@medforge/protocol'
+import { cidOfCanonicalBytes, manifestCid, recordAuthor, recordCid, validateRecord } from '@medforge/protocol'
 import type { ModuleAnnouncement, SignedManifest, SignedRecord, ValidationResult } from '@medforge/protocol'
 import { DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE, DEFAULT_MAX_GOSSIP_AGE_MS } from '../constants.ts'
 import { createRateLimiter } from '../p2p/rate-limiter.ts'
@@ -89,6 +89,11 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
   async function handle (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>> {
     const state = components.state()
     const network = state.network
+    // Sync pages through a peer's history, most of which this node has (from gossip or from other
+    // peers): a known record is recognised from its bytes' hash, before decoding and validating it.
+    // (Gossip's own seen-cache already drops repeats; one that reaches here still takes the full
+    // path, so a replayed stale record is refused as stale.)
+    if (source === 'sync' && bytes.length <= state.manifest.limits.maxMessageBytes && ledger.hasRecord(cidOfCanonicalBytes(bytes))) return { verdict: 'ignore', code: 'duplicate', detail: 'already seen' }
     let result = await validateRecord(bytes, validationContext(state, lookups(network, source)))
     // A valid record still counts against its author's rate (a member flooding the network).
     // Attestations and revocations are limited as gossip only: sync pages through history this node
