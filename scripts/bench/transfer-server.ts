@@ -30,15 +30,18 @@ await node.handle(BARE_PROTOCOL, async stream => {
   for (let sent = 0; sent < mb * 1024 * 1024; sent += zeros.length) if (!stream.send(zeros)) await stream.onDrain()
   await stream.close()
 }, { maxInboundStreams: 64 })
-// Raw TCP: the client writes a CID and a newline; the server answers with exactly those bytes.
+// Raw TCP, one connection for many requests (as the fetch reuses its libp2p connection): the
+// client writes a CID and a newline; the server answers each with exactly those bytes.
 const raw = createServer(socket => {
   let line = ''
   socket.on('data', (d: Buffer) => {
     line += d.toString()
-    if (!line.includes('\n')) return
-    const bytes = blobs.get(line.trim())
-    if (bytes === undefined) socket.destroy()
-    else socket.end(bytes)
+    for (let nl = line.indexOf('\n'); nl >= 0; nl = line.indexOf('\n')) {
+      const bytes = blobs.get(line.slice(0, nl).trim())
+      line = line.slice(nl + 1)
+      if (bytes === undefined) { socket.destroy(); return }
+      socket.write(bytes)
+    }
   })
 })
 await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', () => resolve()))

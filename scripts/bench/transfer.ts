@@ -11,17 +11,23 @@ import { formatStats, statsOf } from './measure.ts'
 
 export const TRANSFER_HEADER = '| blob | libp2p fetch MB/s, median [min–max] | raw TCP MB/s | fetch / raw TCP, median [min–max] | bare libp2p stream MB/s | bare / raw TCP |\n|---|---|---|---|---|---|'
 
-async function rawTcp (port: number, cid: string, size: number): Promise<number> {
-  const t0 = performance.now()
-  await new Promise<void>((resolve, reject) => {
-    const out = new Uint8Array(size)
-    let received = 0
-    const socket = connect(port, '127.0.0.1', () => socket.write(`${cid}\n`))
-    socket.on('data', (chunk: Buffer) => { out.set(chunk, received); received += chunk.length })
-    socket.on('end', () => received === size ? resolve() : reject(new Error(`raw TCP got ${received} of ${size} bytes`)))
-    socket.on('error', reject)
+/** A raw TCP connection kept open across requests, as the libp2p client keeps its connection. */
+async function rawTcpClient (port: number): Promise<{ get: (cid: string, size: number) => Promise<void>, close: () => void }> {
+  const socket = connect(port, '127.0.0.1')
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
+  let want: { size: number, out: Uint8Array, received: number, done: () => void } | undefined
+  socket.on('data', (chunk: Buffer) => {
+    if (want === undefined) throw new Error('raw TCP sent bytes nobody asked for')
+    want.out.set(chunk, want.received)
+    want.received += chunk.length
+    if (want.received === want.size) { const w = want; want = undefined; w.done() }
   })
-  return (performance.now() - t0) / 1000
+  return {
+    get: async (cid, size) => {
+      await new Promise<void>(resolve => { want = { size, out: new Uint8Array(size), received: 0, done: resolve }; socket.write(`${cid}\n`) })
+    },
+    close: () => { socket.destroy() }
+  }
 }
 
 export async function benchTransfer (quick: boolean, log: (line: string) => void = console.log, json: unknown[] = []): Promise<string[]> {
@@ -35,6 +41,7 @@ export async function benchTransfer (quick: boolean, log: (line: string) => void
   const client = await createMedforgeLibp2p({ privateKey: (await newIdentity()).privateKey, listen: ['/ip4/127.0.0.1/tcp/0'], maxMessageBytes: 65536 })
   const server = peerIdFromString(multiaddr(info.addr).getComponents().find(c => c.name === 'p2p')!.value!)
   await client.dial(multiaddr(info.addr))
+  const raw = await rawTcpClient(info.port)
   const rows: string[] = []
   const bare = async (mb: number): Promise<number> => {
     const t0 = performance.now()
@@ -69,7 +76,7 @@ export async function benchTransfer (quick: boolean, log: (line: string) => void
           const got = await fetchBlob(client, server, cid, { maxBytes: 1 << 30, signal: AbortSignal.timeout(600_000) })
           if (got.length !== size) throw new Error('short blob')
         })
-        const r = await timed(async () => await rawTcp(info.port, cid, size))
+        const r = await timed(async () => { await raw.get(cid, size) })
         const b = await timed(async () => await bare(mb))
         if (i < 0) continue
         fetchS.push(f); rawS.push(r); bareS.push(b)
@@ -84,6 +91,7 @@ export async function benchTransfer (quick: boolean, log: (line: string) => void
       rows.push(row)
     }
   } finally {
+    raw.close()
     await client.stop()
     child.kill()
   }
