@@ -149,7 +149,7 @@ describe('chaos', { timeout: FULL ? 1_800_000 : 300_000 }, () => {
         running.push(await startInProcess({ dataDir: s.dir, syncIntervalMs: 1000, ...(i === 0 ? {} : { bootstrap: running[0]!.libp2p.getMultiaddrs().map(a => a.toString()) }) }))
       }
       // Each side of a cut must be connected within itself: wait for the full mesh that peer
-      // adverts build (an advert answers every new connection, then backs off).
+      // adverts build (a newcomer's advert reaches every member, and each of them dials it).
       await waitFor('a fully connected network', async () => running.every(d => d.libp2p.getPeers().length >= running.length - 1) ? true : undefined, 60_000)
       let total = 0
       const healTimes: number[] = []

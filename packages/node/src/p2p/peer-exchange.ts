@@ -20,8 +20,9 @@ export interface PeerExchangeComponents {
   readonly intervalMs?: number
   readonly maxIntervalMs?: number
   /**
-   * Delay of the advert answering a newcomer (adverts prompted within it are sent once): longer
-   * than a gossipsub heartbeat, so the mesh that forwards it includes the newcomer's neighbours.
+   * Delay of the advert a member with few peers sends when a peer subscribes (subscriptions within
+   * it prompt one advert): longer than a gossipsub heartbeat, so the mesh that forwards it includes
+   * the new neighbour's peers.
    */
   readonly answerDelayMs?: number
   /** A member with at most this many peers on the topic (the new one included) announces itself when one subscribes. */
