@@ -125,7 +125,6 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const runtimes = new Map<string, NetworkRuntime>()
   for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, onRevision: async revision => { await daemon.applyRevision(revision) }, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
   const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
-  const latency = new Map<string, number>()
   /** Each connected peer's listen addresses, from its identify message (bounded by the connections). */
   const listenAddrs = new Map<string, string[]>()
   const cursors = new Map<string, number>()
@@ -182,7 +181,8 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
         connections: conns.map(c => c.remoteAddr.toString()),
         status: conns[0]!.status,
         direction: conns[0]!.direction,
-        latencyMs: latency.get(peerId) ?? null,
+        // Measured by libp2p's connection monitor (one ping per connection every 30 s).
+        latencyMs: conns.map(c => c.rtt).find(rtt => rtt !== undefined) ?? null,
         gossipScore: pubsub.getScore?.(peerId) ?? 0,
         topics: pubsub.getTopics().filter(t => pubsub.getSubscribers(t).some(p => p.toString() === peerId))
       })).sort((a, b) => a.peerId < b.peerId ? -1 : 1)
@@ -256,12 +256,9 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
       }
     }
     // Sync is the safety net behind gossip (a full sync runs on every new connection): a few random
-    // peers per tick keep the chatter flat as the network grows. Latency probes rotate the same way.
+    // peers per tick keep the chatter flat as the network grows.
     const peers = [...new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
     for (let i = peers.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [peers[i], peers[j]] = [peers[j]!, peers[i]!] }
-    for (const peer of peers.slice(0, 5)) {
-      void libp2p.services.ping.ping(peer, { signal: AbortSignal.timeout(5000) }).then(ms => latency.set(peer.toString(), ms)).catch(() => {})
-    }
     for (const peer of peers.slice(0, 3)) void syncWith(peer)
   }, options.syncIntervalMs ?? 10_000)
   timers.unref()
