@@ -10,7 +10,7 @@ import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
 import { statsOf } from './measure.ts'
 
-export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | refusals, all daemons | warm-up publication ms |\n|---|---|---|---|---|---|---|---|---|---|'
+export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | refusals, all daemons | warm-up publication ms | CPU-s per publication, all processes | idle CPU-s per s |\n|---|---|---|---|---|---|---|---|---|---|---|---|'
 
 interface Hosted { dir: string, url: string, addresses: string[] }
 
@@ -39,10 +39,24 @@ async function missing (daemons: Hosted[], heard: ReadonlySet<string>): Promise<
   return views.filter(v => v !== undefined).join('; ') || 'none missing by now'
 }
 
+/** CPU seconds the processes have used (user + system, from /proc; undefined off Linux). */
+function cpuSeconds (children: readonly ChildProcess[]): number | undefined {
+  let ticks = 0
+  for (const c of children) {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${c.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch { return undefined }
+  }
+  return ticks / 100 // USER_HZ is 100 on Linux
+}
+
 const get = async (url: string): Promise<any> => await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).json() // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** `profileDir`: each host process writes a V8 CPU profile there when it stops (for finding what is slow). */
-export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string }, log: (line: string) => void = console.log): Promise<string[]> {
+export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number }, log: (line: string) => void = console.log): Promise<string[]> {
   const rows: string[] = []
   for (const method of options.methods) {
     for (const n of options.sizes) {
@@ -60,8 +74,10 @@ export async function benchPropagationScale (options: { sizes: number[], process
         const byDir = new Map(hosted.map(h => [h.dir, h]))
         const daemons = net.sites.map(s => byDir.get(s.dir)!)
         const deadline = Date.now() + 120_000
-        while (!(await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))).every(p => p >= Math.min(n - 1, 3))) {
-          if (Date.now() > deadline) throw new Error('the daemons did not connect')
+        for (;;) {
+          const peers = await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))
+          if (peers.every(p => p >= Math.min(n - 1, 3))) break
+          if (Date.now() > deadline) throw new Error(`the daemons did not connect within 120 s; peers per daemon: ${peers.join(' ')}`)
           await new Promise(r => setTimeout(r, 500))
         }
         await new Promise(r => setTimeout(r, 3000)) // meshes form on the gossipsub heartbeat
@@ -69,7 +85,18 @@ export async function benchPropagationScale (options: { sizes: number[], process
         // first merge, and N daemons doing that at once on 2 cores is not the network's time.
         const times: number[] = []
         let warmup = 0
+        let publishingCpu = 0
+        let idleCpu: number | undefined
         for (let i = 0; i <= options.publications; i++) {
+          if (i === 1 && options.idleMs !== undefined) {
+            // What the network costs with nothing to do (heartbeats, gossip, sync, pings), beside
+            // what each publication costs: both in CPU seconds of the host processes.
+            const before = cpuSeconds(children)
+            await new Promise(r => setTimeout(r, options.idleMs))
+            const after = cpuSeconds(children)
+            if (before !== undefined && after !== undefined) idleCpu = (after - before) / (options.idleMs / 1000)
+          }
+          const cpuBefore = cpuSeconds(children)
           const b = readModuleBundle(makeBundle(join(net.base, `p${i}`), i % 2 === 0 ? 'task-1' : 'task-2', `scale-${n}-${method}-${i}`))
           const publisher = daemons[i % n]!
           const token = readFileSync(join(net.sites[i % n]!.dir, 'api-token'), 'utf8').trim()
@@ -86,7 +113,11 @@ export async function benchPropagationScale (options: { sizes: number[], process
             await new Promise(r => setTimeout(r, 50))
           }
           if (i === 0) warmup = performance.now() - t0
-          else times.push(performance.now() - t0)
+          else {
+            times.push(performance.now() - t0)
+            const cpuAfter = cpuSeconds(children)
+            if (cpuBefore !== undefined && cpuAfter !== undefined) publishingCpu += cpuAfter - cpuBefore
+          }
         }
         const s = statsOf(times)
         const sorted = [...times].sort((a, b) => a - b)
@@ -96,7 +127,7 @@ export async function benchPropagationScale (options: { sizes: number[], process
         // waits for until sync brings it, so any here explain a slow tail.
         const refused: Record<string, number> = {}
         for (const d of daemons) for (const [k, v] of Object.entries((await get(`${d.url}/status`)).networks[0].refusals as Record<string, number>)) refused[k] = (refused[k] ?? 0) + v
-        const row = `| ${n} | ${children.length} | ${method} | ${options.publications} | ${s.median.toFixed(0)} | ${p95.toFixed(0)} | ${s.max.toFixed(0)} | ${zero.peers as number}, ${((zero.memory.rss as number) / 2 ** 20).toFixed(0)} | ${Object.entries(refused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${warmup.toFixed(0)} |`
+        const row = `| ${n} | ${children.length} | ${method} | ${options.publications} | ${s.median.toFixed(0)} | ${p95.toFixed(0)} | ${s.max.toFixed(0)} | ${zero.peers as number}, ${((zero.memory.rss as number) / 2 ** 20).toFixed(0)} | ${Object.entries(refused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${warmup.toFixed(0)} | ${publishingCpu > 0 ? (publishingCpu / times.length).toFixed(1) : '–'} | ${idleCpu === undefined ? '–' : idleCpu.toFixed(2)} |`
         console.error(`propagation ${n} ${method}: ${times.map(t => t.toFixed(0)).join(' ')}`)
         log(row)
         rows.push(row)
