@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { IncompatibleModulesError, InvalidDistilledSetError, InvalidMergeOptionsError, SAMPLE_RATIO_CAP, Xoshiro128, canonicalMethod, combineProduct, compositeModule, decodeDistilledSet, encodeDistilledSet, ldlFactor, ldlSolve, loraScaling, mergeModules, newLoraConfig } from '../src/index.ts'
+import { IncompatibleModulesError, InvalidDistilledSetError, InvalidMergeOptionsError, SAMPLE_RATIO_CAP, Xoshiro128, canonicalMethod, canonicalOrder, combineProduct, compositeModule, decodeDistilledSet, encodeDistilledSet, ldlFactor, ldlSolve, loraScaling, mergeModules, newLoraConfig, regmean } from '../src/index.ts'
 import type { F32Tensor, LoraModule, MergeInput } from '../src/index.ts'
 
 const LAYER = 'base_model.model.l0.q'
@@ -117,6 +117,25 @@ describe('MedForge-RegMean', () => {
     const bare = xs.map(({ inputGrams: _grams, ...x }) => x)
     const identity = xs.map(x => ({ ...x, inputGrams: new Map([[LAYER, { shape: [N, N], data: Float32Array.from({ length: N * N }, (_, k) => k % (N + 1) === 0 ? 1 : 0) }]]) }))
     assert.equal((await mergeModules(bare, { name: 'medforge-regmean' })).stateRoot, (await mergeModules(identity, { name: 'medforge-regmean' })).stateRoot)
+  })
+
+  it('an experiment\'s per-layer reweighing moves the shared-input compromise towards the heavier contributor', () => {
+    const rng = Xoshiro128.fromString('reweigh')
+    // Both contributors' inputs span the same coordinates: RegMean can only split the difference.
+    const xs = inputs(rng).map(x => ({ ...x, inputGrams: new Map([[LAYER, gramOn(rng, [0, 1, 2, 3])]]) }))
+    const method = canonicalMethod({ name: 'medforge-regmean', shrink: 1, balance: 'module' })
+    if (method.name !== 'medforge-regmean') throw new Error('unreachable')
+    const ordered = canonicalOrder(xs)
+    const seen: Array<readonly number[]> = []
+    const plain = regmean(ordered, method)
+    const same = regmean(ordered, method, (layer, w) => { assert.equal(layer, LAYER); seen.push(w); return w })
+    assert.deepEqual(seen, [[1, 1]])
+    assert.deepEqual(update(same.module), update(plain.module))
+    const favourFirst = update(regmean(ordered, method, (_layer, w) => [w[0]! * 9, w[1]!]).module)
+    const [first, second] = ordered.map(x => ({ own: update(x.module), gram: x.inputGrams!.get(LAYER)! }))
+    const even = update(plain.module)
+    assert.ok(errorOn(favourFirst, first!.own, first!.gram, 3) < 0.5 * errorOn(even, first!.own, first!.gram, 3), 'the first contributor\'s outputs are fitted closer')
+    assert.ok(errorOn(favourFirst, second!.own, second!.gram, 3) > errorOn(even, second!.own, second!.gram, 3), 'at the second\'s expense')
   })
 
   it('each task has one say, shared by its modules by (bounded) samples or equally; or each module one', async () => {

@@ -84,7 +84,11 @@ function ridgedFactor (S: Float64Array, n: number, layer: string): LdlFactor {
   throw new InvalidMergeOptionsError(`medforge-regmean: the input statistics of ${layer} are not positive-definite`)
 }
 
-export function regmean (inputs: readonly OrderedInput[], method: RegmeanCanonical): { module: LoraModule, weights: number[] } {
+/**
+ * `reweigh` lets an experiment change the contributor weights of one layer (the network never
+ * passes it; scripts/experiments/regmean.ts measures per-task relative-error weights with it).
+ */
+export function regmean (inputs: readonly OrderedInput[], method: RegmeanCanonical, reweigh?: (layer: string, weights: readonly number[]) => readonly number[]): { module: LoraModule, weights: number[] } {
   const weights = regmeanWeights(inputs, method.balance)
   const first = inputs[0]!.module
   const layers = new Map<string, LoraPair>()
@@ -92,10 +96,11 @@ export function regmean (inputs: readonly OrderedInput[], method: RegmeanCanonic
   for (const [layer, p0] of first.layers) {
     const n = p0.A.shape[1]!
     const rows = p0.B.shape[0]!
+    const layerWeights = reweigh === undefined ? weights : reweigh(layer, weights)
     const grams = inputs.map((input, i) => {
       const gram = input.inputGrams?.get(layer)
       if (gram !== undefined && !sameShape(gram.shape, [n, n])) throw new IncompatibleModulesError(`input statistics of ${layer}`, `${input.label ?? input.cid} gives ${formatShape(gram.shape)}, the layer takes ${n} inputs`)
-      return weightedGram(gram, n, method.shrink, weights[i]!)
+      return weightedGram(gram, n, method.shrink, layerWeights[i]!)
     })
     const S = new Float64Array(n * n)
     for (const g of grams) for (let k = 0; k < S.length; k++) S[k] = S[k]! + g[k]!
