@@ -1,7 +1,7 @@
 // A peer that stops answering for a while (a long GC, a loaded machine, a laptop lid) keeps its
 // connection. libp2p's default liveness check pings every connection every 10 s and aborts it when
 // a ping takes over 5 s: with 50 daemons on two cores it cut ~1,500 healthy connections while the
-// network started, each redialled with a new handshake, identify, gossip meshes and a full sync.
+// network started, each redialled with a new handshake, identify, gossip meshes and a sync.
 // Here one daemon is frozen (SIGSTOP) for 16 s, long enough for the old check to abort whatever
 // the timing of its pings; the other daemon must still hold the very same connection afterwards.
 import { after, describe, it } from 'node:test'

@@ -62,7 +62,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1'])
  * Liveness pings. libp2p's defaults (every 10 s, aborting the connection when one takes over 5 s,
  * or when the previous one is still in flight) cut healthy connections whenever the event loop
  * is busy for a few seconds: 50 daemons on 2 cores aborted ~1,500 connections while starting,
- * each redialled with a Noise handshake, identify, fresh gossip meshes and a full sync. A dead
+ * each redialled with a Noise handshake, identify, fresh gossip meshes and a sync. A dead
  * peer is still found within a minute; a slow one is no longer disconnected.
  */
 const CONNECTION_MONITOR = { pingInterval: 30_000, pingTimeout: { minTimeout: 20_000, maxTimeout: 25_000 } }
