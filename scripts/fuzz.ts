@@ -7,7 +7,7 @@ import { InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError,
 import { InvalidNpzError, encodeNpz, parseNpz } from '@medforge/clinical'
 import {
   MalformedError, TooLargeError, addRevocationSignature, newIdentity, validateRevocation, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeManifestFile, decodePeerAdvert, decodeRecord, decodeSyncRequest,
-  decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeFrame, encodeManifestFile, encodePeerAdvert, encodeRecord, encodeSyncRequest, encodeSyncResponse
+  decodeSyncInventory, decodeSyncRecords, encodeBlobRequest, encodeBlobResponseHeader, encodeFrame, encodeManifestFile, encodePeerAdvert, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, recordCid
 } from '@medforge/protocol'
 import type { ValidationContext } from '@medforge/protocol'
 import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
@@ -44,8 +44,9 @@ const targets: Target[] = [
   { name: 'stream frames', seeds: [encodeFrame(new Uint8Array(40).fill(7)), encodeBlobRequest({ cid: records.announcement.moduleBlob })], decode: b => decodeFrame(b, 4096), typed: protocolTyped },
   { name: 'blob request', seeds: [encodeBlobRequest({ cid: records.announcement.moduleBlob }).subarray(1)], decode: decodeBlobRequest, typed: protocolTyped },
   { name: 'blob response header', seeds: [encodeBlobResponseHeader({ status: 'ok', size: 12, message: '' }).subarray(1)], decode: decodeBlobResponseHeader, typed: protocolTyped },
-  { name: 'sync request', seeds: [encodeSyncRequest({ network: records.network, after: 3, limit: 10 }).subarray(1)], decode: decodeSyncRequest, typed: protocolTyped },
-  { name: 'sync response', seeds: [encodeSyncResponse({ records: [encodeRecord(records.attestation)], next: 4 }).subarray(2)], decode: b => decodeSyncResponse(b, 4096), typed: protocolTyped },
+  { name: 'sync request', seeds: [encodeSyncRequest({ want: 'ids', network: records.network, after: 3, limit: 10 }).subarray(1), encodeSyncRequest({ want: 'records', network: records.network, ids: [recordCid(records.attestation)] }).subarray(2)], decode: decodeSyncRequest, typed: protocolTyped },
+  { name: 'sync inventory', seeds: [encodeSyncInventory({ ids: [recordCid(records.announcement), recordCid(records.attestation)], next: 4 }).subarray(1)], decode: decodeSyncInventory, typed: protocolTyped },
+  { name: 'sync records', seeds: [encodeSyncRecords({ records: [encodeRecord(records.attestation)] }).subarray(2)], decode: b => decodeSyncRecords(b, 4096), typed: protocolTyped },
   { name: 'peer advert', seeds: [encodePeerAdvert(samplePeerAdvert(ids))], decode: decodePeerAdvert, typed: protocolTyped },
   { name: 'manifest file (JSON)', seeds: [new TextEncoder().encode(encodeManifestFile(await genesis(ids)))], decode: b => decodeManifestFile(new TextDecoder().decode(b)), typed: e => e instanceof MalformedError },
   { name: 'safetensors', seeds: [encodeSafetensors(new Map([['a', { shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) }], ['b', { shape: [1], data: Float32Array.of(9) }]]), { metadata: { k: 'v' } })], decode: b => decodeSafetensors(b, { source: 'fuzz' }), typed: coreTyped },

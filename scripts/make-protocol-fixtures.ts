@@ -3,7 +3,7 @@
 //   node scripts/make-protocol-fixtures.ts
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePeerAdvert, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid } from '@medforge/protocol'
+import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePeerAdvert, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, recordCid } from '@medforge/protocol'
 import { genesis, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const ids = await identities()
@@ -21,8 +21,10 @@ const golden = {
   manifestRevision: hex(encodeRecord(revision)),
   blobRequest: hex(encodeBlobRequest({ cid: announcement.moduleBlob })),
   blobResponseHeader: hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })),
-  syncRequest: hex(encodeSyncRequest({ network: announcement.network, after: 17, limit: 64 })),
-  syncResponse: hex(encodeSyncResponse({ records: [encodeRecord(attestation)], next: 18 })),
+  syncRequest: hex(encodeSyncRequest({ want: 'ids', network: announcement.network, after: 17, limit: 64 })),
+  syncInventory: hex(encodeSyncInventory({ ids: [recordCid(announcement), recordCid(attestation)], next: 18 })),
+  syncRecordsRequest: hex(encodeSyncRequest({ want: 'records', network: announcement.network, ids: [recordCid(attestation)] })),
+  syncRecords: hex(encodeSyncRecords({ records: [encodeRecord(attestation)] })),
   peerAdvert: hex(encodePeerAdvert(samplePeerAdvert(ids)))
 }
 writeFileSync(join(import.meta.dirname, '..', 'packages', 'protocol', 'test', 'fixtures', 'golden.json'), JSON.stringify(golden, null, 2) + '\n')

@@ -12,19 +12,34 @@ import { asObject, int, onlyKeys, str } from './schema.ts'
 import type { Obj } from './schema.ts'
 
 export const BLOB_PROTOCOL = '/medforge/blob/1.0.0'
-export const SYNC_PROTOCOL = '/medforge/sync/1.0.0'
+/** 2.0.0: an inventory of record CIDs first, then only the records the asker lacks (1.0.0 sent every record). */
+export const SYNC_PROTOCOL = '/medforge/sync/2.0.0'
 /** A control frame (request, header, sync page) never needs more than this. */
 export const MAX_CONTROL_FRAME = 4 * 1024 * 1024
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
+/** Records per `records` answer. */
 export const MAX_SYNC_PAGE = 256
+/** Record CIDs per inventory page. */
+export const MAX_SYNC_INVENTORY = 1024
+/** A sync request (at most MAX_SYNC_PAGE CIDs) fits in this. */
+export const MAX_SYNC_REQUEST = 64 * 1024
 
 export type BlobStatus = 'ok' | 'not_found' | 'too_large' | 'error'
 export const BLOB_STATUSES: readonly BlobStatus[] = ['ok', 'not_found', 'too_large', 'error']
 
 export interface BlobRequest { readonly cid: string }
 export interface BlobResponseHeader { readonly status: BlobStatus, readonly size: number, readonly message: string }
-export interface SyncRequest { readonly network: string, readonly after: number, readonly limit: number }
-export interface SyncResponse { readonly records: readonly Uint8Array[], readonly next: number | null }
+/**
+ * Sync asks in two steps: `ids` pages through the CIDs of a peer's accepted records in its arrival
+ * order; `records` fetches the ones the asker does not have (most it already got by gossip).
+ */
+export type SyncRequest =
+  | { readonly want: 'ids', readonly network: string, readonly after: number, readonly limit: number }
+  | { readonly want: 'records', readonly network: string, readonly ids: readonly string[] }
+/** `next`: the sequence number to resume after; null once nothing is left. */
+export interface SyncInventory { readonly ids: readonly string[], readonly next: number | null }
+/** The records asked for, in the order asked; unknown ones left out, and cut short to fit a frame. */
+export interface SyncRecords { readonly records: readonly Uint8Array[] }
 
 /** One frame: unsigned varint length, then the payload. */
 export function encodeFrame (payload: Uint8Array): Uint8Array {
@@ -98,30 +113,59 @@ export function * blobResponseFramesFrom (size: number, chunks: Iterable<Uint8Ar
 }
 
 export function encodeSyncRequest (req: SyncRequest): Uint8Array {
-  return encodeFrame(encodeCanonical({ network: req.network, after: req.after, limit: req.limit }))
+  return encodeFrame(encodeCanonical(req.want === 'ids'
+    ? { want: req.want, network: req.network, after: req.after, limit: req.limit }
+    : { want: req.want, network: req.network, ids: [...req.ids] }))
 }
 
 export function decodeSyncRequest (payload: Uint8Array): SyncRequest {
   const what = 'sync request'
-  const o = decodeMap(payload, what, ['network', 'after', 'limit'])
-  return { network: str(o, 'network', what, 128), after: int(o, 'after', what), limit: int(o, 'limit', what, 1, MAX_SYNC_PAGE) }
+  const o = asObject(decodeCanonical(payload, what), what)
+  if (o.want === 'ids') {
+    onlyKeys(o, ['want', 'network', 'after', 'limit'], what)
+    return { want: 'ids', network: str(o, 'network', what, 128), after: int(o, 'after', what), limit: int(o, 'limit', what, 1, MAX_SYNC_INVENTORY) }
+  }
+  if (o.want === 'records') {
+    onlyKeys(o, ['want', 'network', 'ids'], what)
+    return { want: 'records', network: str(o, 'network', what, 128), ids: recordIds(o.ids, what, MAX_SYNC_PAGE) }
+  }
+  throw new MalformedError(what, 'want must be "ids" or "records"')
 }
 
-export function encodeSyncResponse (res: SyncResponse): Uint8Array {
-  return encodeFrame(encodeCanonical({ records: res.records, next: res.next }))
+// A record CID as the ledger keys it: CIDv1, base32 (multibase prefix "b"), lowercase.
+const RECORD_ID = /^b[a-z2-7]{8,120}$/
+
+function recordIds (v: unknown, what: string, max: number): string[] {
+  if (!Array.isArray(v) || v.length > max) throw new MalformedError(what, `ids must be a list of at most ${max} record CIDs`)
+  for (const id of v) if (typeof id !== 'string' || !RECORD_ID.test(id)) throw new MalformedError(what, 'each id must be a base32 CIDv1 string')
+  return v as string[]
 }
 
-export function decodeSyncResponse (payload: Uint8Array, maxRecordBytes: number): SyncResponse {
-  const what = 'sync response'
-  const o = decodeMap(payload, what, ['records', 'next'])
+export function encodeSyncInventory (res: SyncInventory): Uint8Array {
+  return encodeFrame(encodeCanonical({ ids: [...res.ids], next: res.next }))
+}
+
+export function decodeSyncInventory (payload: Uint8Array): SyncInventory {
+  const what = 'sync inventory'
+  const o = decodeMap(payload, what, ['ids', 'next'])
+  const ids = recordIds(o.ids, what, MAX_SYNC_INVENTORY)
+  return { ids, next: o.next === null ? null : int(o, 'next', what) }
+}
+
+export function encodeSyncRecords (res: SyncRecords): Uint8Array {
+  return encodeFrame(encodeCanonical({ records: [...res.records] }))
+}
+
+export function decodeSyncRecords (payload: Uint8Array, maxRecordBytes: number): SyncRecords {
+  const what = 'sync records'
+  const o = decodeMap(payload, what, ['records'])
   const records = o.records
   if (!Array.isArray(records) || records.length > MAX_SYNC_PAGE) throw new MalformedError(what, `records must be a list of at most ${MAX_SYNC_PAGE}`)
   for (const r of records) {
     if (!(r instanceof Uint8Array)) throw new MalformedError(what, 'each record must be bytes')
     if (r.length > maxRecordBytes) throw new TooLargeError('synced record', r.length, maxRecordBytes)
   }
-  const next = o.next === null ? null : int(o, 'next', what)
-  return { records: records as Uint8Array[], next }
+  return { records: records as Uint8Array[] }
 }
 
 export interface ReadBlobOptions {

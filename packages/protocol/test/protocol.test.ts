@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, cidOfCanonicalBytes, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncRequest, decodeSyncResponse, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncRequest, encodeSyncResponse, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
+import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, cidOfCanonicalBytes, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncInventory, decodeSyncRecords, decodeSyncRequest, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
 import type { ManifestBody, Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
 import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from './samples.ts'
 
@@ -37,12 +37,16 @@ describe('golden byte vectors', () => {
     assert.deepEqual(decodePeerAdvert(unhex(golden.peerAdvert as string)), samplePeerAdvert(ids))
     assert.throws(() => decodePeerAdvert(new Uint8Array(MAX_PEER_ADVERT_BYTES + 1)), TooLargeError)
     assert.equal(hex(encodeBlobResponseHeader({ status: 'not_found', size: 0, message: 'no such blob' })), golden.blobResponseHeader)
-    assert.equal(hex(encodeSyncRequest({ network: records.network, after: 17, limit: 64 })), golden.syncRequest)
-    assert.equal(hex(encodeSyncResponse({ records: [encodeRecord(records.attestation)], next: 18 })), golden.syncResponse)
+    const recordIds = [recordCid(records.announcement), recordCid(records.attestation)]
+    assert.equal(hex(encodeSyncRequest({ want: 'ids', network: records.network, after: 17, limit: 64 })), golden.syncRequest)
+    assert.equal(hex(encodeSyncInventory({ ids: recordIds, next: 18 })), golden.syncInventory)
+    assert.equal(hex(encodeSyncRequest({ want: 'records', network: records.network, ids: recordIds.slice(1) })), golden.syncRecordsRequest)
+    assert.equal(hex(encodeSyncRecords({ records: [encodeRecord(records.attestation)] })), golden.syncRecords)
     assert.deepEqual(decodeBlobRequest(decodeFrame(unhex(golden.blobRequest), 1024).payload), { cid: records.announcement.moduleBlob })
-    assert.deepEqual(decodeSyncRequest(decodeFrame(unhex(golden.syncRequest), 1024).payload), { network: records.network, after: 17, limit: 64 })
-    const page = decodeSyncResponse(decodeFrame(unhex(golden.syncResponse), 4096).payload, 4096)
-    assert.equal(page.next, 18)
+    assert.deepEqual(decodeSyncRequest(decodeFrame(unhex(golden.syncRequest), 1024).payload), { want: 'ids', network: records.network, after: 17, limit: 64 })
+    assert.deepEqual(decodeSyncInventory(decodeFrame(unhex(golden.syncInventory), 1024).payload), { ids: recordIds, next: 18 })
+    assert.deepEqual(decodeSyncRequest(decodeFrame(unhex(golden.syncRecordsRequest), 1024).payload), { want: 'records', network: records.network, ids: recordIds.slice(1) })
+    const page = decodeSyncRecords(decodeFrame(unhex(golden.syncRecords), 4096).payload, 4096)
     assert.deepEqual(decodeRecord(page.records[0]!), records.attestation)
   })
 })
@@ -232,10 +236,11 @@ describe('decoders under random input', () => {
     ['blob request', decodeBlobRequest],
     ['blob response header', decodeBlobResponseHeader],
     ['sync request', decodeSyncRequest],
-    ['sync response', b => decodeSyncResponse(b, 1024)],
+    ['sync inventory', decodeSyncInventory],
+    ['sync records', b => decodeSyncRecords(b, 1024)],
     ['peer advert', decodePeerAdvert]
   ]
-  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), encodeRecord(records.revision), unhex(golden.syncResponse), unhex(golden.blobRequest), unhex(golden.peerAdvert)]
+  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), encodeRecord(records.revision), unhex(golden.syncRecords), unhex(golden.syncInventory), unhex(golden.syncRecordsRequest), unhex(golden.blobRequest), unhex(golden.peerAdvert)]
   for (const [name, decode] of decoders) {
     it(`${name}: random and mutated bytes give only typed errors`, () => {
       fc.assert(fc.property(fc.oneof(

@@ -1,15 +1,21 @@
-// The sync protocol (/medforge/sync/1.0.0): a peer that joins late (or reconnects) pages through
-// another peer's ledger of accepted records, in that peer's arrival order, and validates each
-// record exactly as if it had arrived by gossip.
+// The sync protocol (/medforge/sync/2.0.0): a peer that joins late (or reconnects) pages through
+// the CIDs of another peer's accepted records, in that peer's arrival order, fetches the ones it
+// lacks and validates each record exactly as if it had arrived by gossip. Asking for CIDs first
+// matters at scale: every record reaches a daemon by gossip, and sending it again in full from
+// each of 49 peers was most of a 50-daemon network's traffic (BENCHMARKS.md, issue 16).
 import type { Libp2p, PeerId, Startable } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { ServiceComponents } from './blob-exchange.ts'
-import { MAX_CONTROL_FRAME, MAX_SYNC_PAGE, SYNC_PROTOCOL, decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse } from '@medforge/protocol'
+import {
+  MAX_CONTROL_FRAME, MAX_SYNC_INVENTORY, MAX_SYNC_PAGE, MAX_SYNC_REQUEST, MalformedError, SYNC_PROTOCOL, cidOfCanonicalBytes,
+  decodeSyncInventory, decodeSyncRecords, decodeSyncRequest, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest
+} from '@medforge/protocol'
+import type { SyncRequest } from '@medforge/protocol'
 import { readRequest, sendFrames } from './stream-io.ts'
 import type { Ledger } from '../store/ledger.ts'
 
 export interface SyncServiceInit {
-  readonly ledger: Pick<Ledger, 'recordsAfter'>
+  readonly ledger: Pick<Ledger, 'recordIdsAfter' | 'recordsById'>
   /** The networks this node serves records of (the ones it has joined). */
   readonly networks: () => ReadonlySet<string>
   /** Who may page through the records (members of the network asked for); absent: anyone. */
@@ -28,21 +34,13 @@ async function serveSync (registrar: Registrar, { ledger, networks, isAllowed }:
   await registrar.handle(SYNC_PROTOCOL, async (stream, connection) => {
     const signal = AbortSignal.timeout(30_000)
     try {
-      const req = decodeSyncRequest(await readRequest(stream, 4096, signal))
+      const req = decodeSyncRequest(await readRequest(stream, MAX_SYNC_REQUEST, signal))
       if (isAllowed !== undefined && !isAllowed(connection.remotePeer.toString(), req.network)) throw new Error(`${connection.remotePeer} is not a member of network ${req.network}`)
-      const all = networks().has(req.network) ? ledger.recordsAfter(req.network, req.after, req.limit) : []
-      // A page must fit one control frame: stop early (and say where to go on) when it would not.
-      const rows = []
-      let bytes = 0
-      for (const r of all) {
-        if (rows.length > 0 && bytes + r.bytes.length + 16 > MAX_CONTROL_FRAME - 64) break
-        rows.push(r)
-        bytes += r.bytes.length + 16
-      }
-      const last = rows.at(-1)
-      // `next`: the sequence number to resume after; null once nothing is left.
-      const next = last === undefined ? null : last.seq
-      await sendFrames(stream, [encodeSyncResponse({ records: rows.map(r => r.bytes), next })], signal)
+      const rows = networks().has(req.network) ? ledger : undefined
+      const answer = req.want === 'ids'
+        ? inventory(rows?.recordIdsAfter(req.network, req.after, req.limit) ?? [])
+        : recordsPage(rows?.recordsById(req.network, req.ids) ?? [])
+      await sendFrames(stream, [answer], signal)
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err as Error)
@@ -50,36 +48,80 @@ async function serveSync (registrar: Registrar, { ledger, networks, isAllowed }:
   }, { maxInboundStreams: 8 })
 }
 
+function inventory (rows: ReadonlyArray<{ seq: number, cid: string }>): Uint8Array {
+  return encodeSyncInventory({ ids: rows.map(r => r.cid), next: rows.at(-1)?.seq ?? null })
+}
+
+/** The records asked for, cut short where the next would overflow one control frame. */
+function recordsPage (all: readonly Uint8Array[]): Uint8Array {
+  const records = []
+  let bytes = 0
+  for (const r of all) {
+    if (records.length > 0 && bytes + r.length + 16 > MAX_CONTROL_FRAME - 64) break
+    records.push(r)
+    bytes += r.length + 16
+  }
+  return encodeSyncRecords({ records })
+}
+
 export interface SyncOptions {
   readonly network: string
   readonly maxRecordBytes: number
   readonly signal: AbortSignal
-  /** Called with each page's records, in order; the next page is asked for once it returns. */
+  /** Whether this node already has a record (by CID): those are not fetched. */
+  readonly isKnown: (id: string) => boolean
+  /** Called with the fetched records, in the peer's order; the next batch is asked for once it returns. */
   readonly onRecords: (records: readonly Uint8Array[]) => Promise<void>
   readonly maxPages?: number
   /** Resume after this sequence number of the peer's ledger (0 = from the start). */
   readonly after?: number
 }
 
-/** Pages through `peer`'s records for a network; returns how many arrived and where to resume. */
+/**
+ * Pages through `peer`'s record CIDs for a network and fetches the unknown ones; returns how many
+ * records arrived and where to resume.
+ */
 export async function syncFrom (libp2p: Libp2p, peer: PeerId, options: SyncOptions): Promise<{ received: number, cursor: number }> {
   let after = options.after ?? 0
   let total = 0
   for (let page = 0; page < (options.maxPages ?? 10_000); page++) {
-    const stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal: options.signal })
-    let response
-    try {
-      stream.send(encodeSyncRequest({ network: options.network, after, limit: MAX_SYNC_PAGE }))
-      response = decodeSyncResponse(await readRequest(stream, MAX_CONTROL_FRAME, options.signal), options.maxRecordBytes)
-      await stream.close({ signal: options.signal })
-    } catch (err) {
-      stream.abort(err as Error)
-      throw err
+    const inv = decodeSyncInventory(await ask(libp2p, peer, { want: 'ids', network: options.network, after, limit: MAX_SYNC_INVENTORY }, options.signal))
+    let missing = inv.ids.filter(id => !options.isKnown(id))
+    while (missing.length > 0) {
+      const batch = missing.slice(0, MAX_SYNC_PAGE)
+      const { records } = decodeSyncRecords(await ask(libp2p, peer, { want: 'records', network: options.network, ids: batch }, options.signal), options.maxRecordBytes)
+      if (records.length === 0) break // the peer no longer has them (another peer will)
+      const last = lastPositionIn(batch, records)
+      total += records.length
+      await options.onRecords(records)
+      missing = missing.slice(last + 1)
     }
-    total += response.records.length
-    await options.onRecords(response.records)
-    if (response.next === null || response.next <= after) break
-    after = response.next
+    if (inv.next === null || inv.next <= after) break
+    after = inv.next
   }
   return { received: total, cursor: after }
+}
+
+/** Where the last returned record sits in the batch asked for: only those, in that order, may come back. */
+function lastPositionIn (batch: readonly string[], records: readonly Uint8Array[]): number {
+  let at = -1
+  for (const r of records) {
+    at = batch.indexOf(cidOfCanonicalBytes(r), at + 1)
+    if (at < 0) throw new MalformedError('sync records', 'a record that was not asked for, or out of the order asked')
+  }
+  return at
+}
+
+/** One request on its own stream; returns the single answer frame. */
+async function ask (libp2p: Libp2p, peer: PeerId, req: SyncRequest, signal: AbortSignal): Promise<Uint8Array> {
+  const stream = await libp2p.dialProtocol(peer, SYNC_PROTOCOL, { signal })
+  try {
+    stream.send(encodeSyncRequest(req))
+    const answer = await readRequest(stream, MAX_CONTROL_FRAME, signal)
+    await stream.close({ signal })
+    return answer
+  } catch (err) {
+    stream.abort(err as Error)
+    throw err
+  }
 }

@@ -79,9 +79,19 @@ export class Ledger {
     return Number(res.changes) > 0
   }
 
-  recordsAfter (network: string, after: number, limit: number): Array<{ seq: number, bytes: Uint8Array }> {
-    return (this.sql('SELECT seq, bytes FROM records WHERE network = ? AND seq > ? ORDER BY seq LIMIT ?').all(network, after, limit) as Row[])
-      .map(r => ({ seq: Number(r.seq), bytes: r.bytes as Uint8Array }))
+  /** The CIDs of a network's records after `after`, in arrival order (the sync inventory). */
+  recordIdsAfter (network: string, after: number, limit: number): Array<{ seq: number, cid: string }> {
+    return (this.sql('SELECT seq, cid FROM records WHERE network = ? AND seq > ? ORDER BY seq LIMIT ?').all(network, after, limit) as Row[])
+      .map(r => ({ seq: Number(r.seq), cid: r.cid as string }))
+  }
+
+  /** A network's records by CID, in the order asked; unknown CIDs (and other networks' records) left out. */
+  recordsById (network: string, cids: readonly string[]): Uint8Array[] {
+    const get = this.sql('SELECT bytes FROM records WHERE cid = ? AND network = ?')
+    return cids.flatMap(cid => {
+      const row = get.get(cid, network) as Row | undefined
+      return row === undefined ? [] : [row.bytes as Uint8Array]
+    })
   }
 
   recordCount (network: string): number {
