@@ -10,7 +10,7 @@ import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
 import { statsOf } from './measure.ts'
 
-export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | refusals, all daemons | warm-up publication ms | CPU-s per publication, all processes | idle CPU-s per s |\n|---|---|---|---|---|---|---|---|---|---|---|---|'
+export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | refusals, all daemons | warm-up publication ms | CPU-s per publication, all processes | idle CPU-s per s | full mesh after s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 
 interface Hosted { dir: string, url: string, addresses: string[] }
 
@@ -55,8 +55,12 @@ function cpuSeconds (children: readonly ChildProcess[]): number | undefined {
 
 const get = async (url: string): Promise<any> => await (await fetch(url, { signal: AbortSignal.timeout(10_000) })).json() // eslint-disable-line @typescript-eslint/no-explicit-any
 
-/** `profileDir`: each host process writes a V8 CPU profile there when it stops (for finding what is slow). */
-export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number }, log: (line: string) => void = console.log): Promise<string[]> {
+/**
+ * `profileDir`: each host process writes a V8 CPU profile there when it stops (for finding what is slow).
+ * `settleMs`: before publishing, wait (up to this long) for every daemon to hold all N−1 peers, so
+ * the publications measure an established network rather than one still forming its connections.
+ */
+export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number, settleMs?: number }, log: (line: string) => void = console.log): Promise<string[]> {
   const rows: string[] = []
   for (const method of options.methods) {
     for (const n of options.sizes) {
@@ -79,6 +83,16 @@ export async function benchPropagationScale (options: { sizes: number[], process
           if (peers.every(p => p >= Math.min(n - 1, 3))) break
           if (Date.now() > deadline) throw new Error(`the daemons did not connect within 120 s; peers per daemon: ${peers.join(' ')}`)
           await new Promise(r => setTimeout(r, 500))
+        }
+        let fullMesh = '–'
+        if (options.settleMs !== undefined) {
+          const from = Date.now()
+          for (;;) {
+            const peers = await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))
+            if (peers.every(p => p >= n - 1)) { fullMesh = ((Date.now() - from) / 1000).toFixed(0); break }
+            if (Date.now() - from > options.settleMs) { fullMesh = `not in ${(options.settleMs / 1000).toFixed(0)} (fewest peers ${Math.min(...peers)})`; break }
+            await new Promise(r => setTimeout(r, 2000))
+          }
         }
         await new Promise(r => setTimeout(r, 3000)) // meshes form on the gossipsub heartbeat
         // Publication 0 is a warm-up, timed apart: every daemon starts its compute threads on its
@@ -127,7 +141,7 @@ export async function benchPropagationScale (options: { sizes: number[], process
         // waits for until sync brings it, so any here explain a slow tail.
         const refused: Record<string, number> = {}
         for (const d of daemons) for (const [k, v] of Object.entries((await get(`${d.url}/status`)).networks[0].refusals as Record<string, number>)) refused[k] = (refused[k] ?? 0) + v
-        const row = `| ${n} | ${children.length} | ${method} | ${options.publications} | ${s.median.toFixed(0)} | ${p95.toFixed(0)} | ${s.max.toFixed(0)} | ${zero.peers as number}, ${((zero.memory.rss as number) / 2 ** 20).toFixed(0)} | ${Object.entries(refused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${warmup.toFixed(0)} | ${publishingCpu > 0 ? (publishingCpu / times.length).toFixed(1) : '–'} | ${idleCpu === undefined ? '–' : idleCpu.toFixed(2)} |`
+        const row = `| ${n} | ${children.length} | ${method} | ${options.publications} | ${s.median.toFixed(0)} | ${p95.toFixed(0)} | ${s.max.toFixed(0)} | ${zero.peers as number}, ${((zero.memory.rss as number) / 2 ** 20).toFixed(0)} | ${Object.entries(refused).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} | ${warmup.toFixed(0)} | ${publishingCpu > 0 ? (publishingCpu / times.length).toFixed(1) : '–'} | ${idleCpu === undefined ? '–' : idleCpu.toFixed(2)} | ${fullMesh} |`
         console.error(`propagation ${n} ${method}: ${times.map(t => t.toFixed(0)).join(' ')}`)
         log(row)
         rows.push(row)

@@ -21,6 +21,7 @@ export { createMedforgeLibp2p } from './p2p/create-libp2p.ts'
 export type { MedforgeLibp2p } from './p2p/create-libp2p.ts'
 export { blobService, fetchBlob } from './p2p/blob-exchange.ts'
 export { syncService } from './p2p/sync-exchange.ts'
+export { tcpOneWritePerFrame } from './p2p/one-write-per-frame.ts'
 
 export { readModuleBundle, writeModuleBundle } from './cli/module-bundle.ts'
 export { UsageError } from './cli/usage-error.ts'

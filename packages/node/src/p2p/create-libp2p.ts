@@ -19,7 +19,7 @@ import type { SyncServiceInit } from './sync-exchange.ts'
 import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
-import { tcp } from '@libp2p/tcp'
+import { tcpOneWritePerFrame } from './one-write-per-frame.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Registry } from 'prom-client'
 import { createLibp2p } from 'libp2p'
@@ -89,7 +89,7 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
   return await createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: [...options.listen] },
-    transports: [tcp()],
+    transports: [tcpOneWritePerFrame()],
     connectionEncrypters: [noise()],
     // A 4 MiB initial stream window (the spec's floor is 256 KiB): blob transfers are otherwise
     // bounded by window updates, one round of the event loop per 256 KiB.
