@@ -39,14 +39,16 @@ const hostileModules: fc.Arbitrary<Uint8Array> = fc.record({
   [`${h.layer}.lora_A.weight`, { shape: [2, 8], data: new Float32Array(16).fill(h.value) }],
   [`${h.layer}.lora_B.weight`, { shape: [6, 2], data: new Float32Array(12).fill(0.01) }]
 ]), { metadata: { 'medforge.format': 'medforge-module/v1', 'medforge.lora_config': JSON.stringify({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: h.targets, rank_pattern: h.rankPattern, alpha_pattern: h.alphaPattern }) } }))
+/** A frame's payload (its length prefix is one or more bytes). */
+const payload = (frame: Uint8Array): Uint8Array => decodeFrame(frame, 1 << 20).payload
 const targets: Target[] = [
   { name: 'records (DAG-CBOR)', seeds: [encodeRecord(records.announcement), encodeRecord(records.attestation), encodeRecord(records.revocation), encodeRecord(records.revision)], decode: decodeRecord, typed: protocolTyped },
   { name: 'stream frames', seeds: [encodeFrame(new Uint8Array(40).fill(7)), encodeBlobRequest({ cid: records.announcement.moduleBlob })], decode: b => decodeFrame(b, 4096), typed: protocolTyped },
   { name: 'blob request', seeds: [encodeBlobRequest({ cid: records.announcement.moduleBlob }).subarray(1)], decode: decodeBlobRequest, typed: protocolTyped },
   { name: 'blob response header', seeds: [encodeBlobResponseHeader({ status: 'ok', size: 12, message: '' }).subarray(1)], decode: decodeBlobResponseHeader, typed: protocolTyped },
-  { name: 'sync request', seeds: [encodeSyncRequest({ want: 'ids', network: records.network, after: 3, limit: 10 }).subarray(1), encodeSyncRequest({ want: 'records', network: records.network, ids: [recordCid(records.attestation)] }).subarray(2)], decode: decodeSyncRequest, typed: protocolTyped },
-  { name: 'sync inventory', seeds: [encodeSyncInventory({ ids: [recordCid(records.announcement), recordCid(records.attestation)], next: 4 }).subarray(1)], decode: decodeSyncInventory, typed: protocolTyped },
-  { name: 'sync records', seeds: [encodeSyncRecords({ records: [encodeRecord(records.attestation)] }).subarray(2)], decode: b => decodeSyncRecords(b, 4096), typed: protocolTyped },
+  { name: 'sync request', seeds: [payload(encodeSyncRequest({ want: 'ids', network: records.network, after: 3, limit: 10 })), payload(encodeSyncRequest({ want: 'records', network: records.network, ids: [recordCid(records.attestation)] }))], decode: decodeSyncRequest, typed: protocolTyped },
+  { name: 'sync inventory', seeds: [payload(encodeSyncInventory({ ids: [recordCid(records.announcement), recordCid(records.attestation)], next: 4 }))], decode: decodeSyncInventory, typed: protocolTyped },
+  { name: 'sync records', seeds: [payload(encodeSyncRecords({ records: [encodeRecord(records.attestation)] }))], decode: b => decodeSyncRecords(b, 4096), typed: protocolTyped },
   { name: 'peer advert', seeds: [encodePeerAdvert(samplePeerAdvert(ids))], decode: decodePeerAdvert, typed: protocolTyped },
   { name: 'manifest file (JSON)', seeds: [new TextEncoder().encode(encodeManifestFile(await genesis(ids)))], decode: b => decodeManifestFile(new TextDecoder().decode(b)), typed: e => e instanceof MalformedError },
   { name: 'safetensors', seeds: [encodeSafetensors(new Map([['a', { shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) }], ['b', { shape: [1], data: Float32Array.of(9) }]]), { metadata: { k: 'v' } })], decode: b => decodeSafetensors(b, { source: 'fuzz' }), typed: coreTyped },

@@ -1,8 +1,8 @@
 // The sync protocol (/medforge/sync/2.0.0): a peer that joins late (or reconnects) pages through
 // the CIDs of another peer's accepted records, in that peer's arrival order, fetches the ones it
 // lacks and validates each record exactly as if it had arrived by gossip. Asking for CIDs first
-// matters at scale: every record reaches a daemon by gossip, and sending it again in full from
-// each of 49 peers was most of a 50-daemon network's traffic (BENCHMARKS.md, issue 16).
+// matters at scale: nearly every record reaches a daemon by gossip, and 1.0.0 sent it again, in
+// full, from each of the daemon's peers (BENCHMARKS.md, issue 16).
 import type { Libp2p, PeerId, Startable } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { ServiceComponents } from './blob-exchange.ts'
