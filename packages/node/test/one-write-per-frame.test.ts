@@ -10,7 +10,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { joinFrames, tcpOneWritePerFrame } from '../src/p2p/one-write-per-frame.ts'
+import { JOIN_MAX_BYTES, joinFrames, tcpOneWritePerFrame } from '../src/p2p/one-write-per-frame.ts'
 
 describe('one socket write per frame', () => {
   const nodes: Libp2p[] = []
@@ -48,7 +48,7 @@ describe('one socket write per frame', () => {
     assert.ok(joined.writes < plain.writes * 0.7, `writes: ${joined.writes} joined vs ${plain.writes} plain`)
   })
 
-  it('joins a list of buffers into one, byte for byte, and passes a single buffer through', () => {
+  it('joins a small frame\'s buffers into one, byte for byte; passes a single buffer and a bulk frame through', () => {
     const sent: Array<Uint8Array | Uint8ArrayList> = []
     const conn = joinFrames({ send: (d: Uint8Array | Uint8ArrayList) => { sent.push(d); return true } })
     conn.send(new Uint8ArrayList(Uint8Array.of(0, 3), Uint8Array.of(7, 8, 9)))
@@ -56,5 +56,9 @@ describe('one socket write per frame', () => {
     conn.send(single)
     assert.deepEqual(sent[0], Uint8Array.of(0, 3, 7, 8, 9))
     assert.equal(sent[1], single)
+    // A bulk frame is not copied: its prefix's extra write is small beside it.
+    const bulk = new Uint8ArrayList(Uint8Array.of(0xff, 0xff), new Uint8Array(JOIN_MAX_BYTES))
+    conn.send(bulk)
+    assert.equal(sent[2], bulk)
   })
 })

@@ -3,7 +3,7 @@
 // socket.write: two system calls per frame, one of them for 2 bytes (and, with Nagle off, a 2-byte
 // TCP segment). At 50 daemons on 2 cores socket writes were 13% of the main threads' CPU
 // (BENCHMARKS.md, issue 16). This wraps the TCP transport through its public interfaces only
-// (Transport, Upgrader, the connection's send) and joins a frame's buffers before they are sent.
+// (Transport, Upgrader, the connection's send) and joins a small frame's buffers before they are sent.
 import { serviceCapabilities, transportSymbol } from '@libp2p/interface'
 import type { CreateListenerOptions, DialTransportOptions, Listener, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
@@ -38,9 +38,12 @@ function joiningUpgrader (upgrader: Upgrader): Upgrader {
   }
 }
 
-/** A frame sent as several buffers is joined into one (a copy of a few bytes to 64 KiB, cheaper than a system call). */
+/** Frames up to this size are joined; a larger one's 2-byte prefix costs little beside it, and a copy would not. */
+export const JOIN_MAX_BYTES = 16 * 1024
+
+/** A small frame sent as several buffers is joined into one (a copy of a few KiB, cheaper than a system call). */
 export function joinFrames<T extends Pick<MultiaddrConnection, 'send'>> (conn: T): T {
   const send = conn.send.bind(conn)
-  conn.send = (data: Uint8Array | Uint8ArrayList) => send(data instanceof Uint8Array ? data : data.subarray())
+  conn.send = (data: Uint8Array | Uint8ArrayList) => send(data instanceof Uint8Array || data.byteLength > JOIN_MAX_BYTES ? data : data.subarray())
   return conn
 }
