@@ -36,10 +36,10 @@ async function serveSync (registrar: Registrar, { ledger, networks, isAllowed }:
     try {
       const req = decodeSyncRequest(await readRequest(stream, MAX_SYNC_REQUEST, signal))
       if (isAllowed !== undefined && !isAllowed(connection.remotePeer.toString(), req.network)) throw new Error(`${connection.remotePeer} is not a member of network ${req.network}`)
-      const rows = networks().has(req.network) ? ledger : undefined
+      const joined = networks().has(req.network)
       const answer = req.want === 'ids'
-        ? inventory(rows?.recordIdsAfter(req.network, req.after, req.limit) ?? [])
-        : recordsPage(rows?.recordsById(req.network, req.ids) ?? [])
+        ? inventory(joined ? ledger.recordIdsAfter(req.network, req.after, req.limit) : [])
+        : recordsPage(joined ? ledger.recordsById(req.network, req.ids) : [])
       await sendFrames(stream, [answer], signal)
       await stream.close({ signal })
     } catch (err) {
