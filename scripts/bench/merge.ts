@@ -7,7 +7,7 @@ import { compare, copyBaseline, formatStats } from './measure.ts'
 import type { Stats } from './measure.ts'
 
 // CLIP ViT-B/16 vision tower: 12 layers, width 768; LoRA on q_proj and v_proj.
-function clipModule (rank: number, seed: number): LoraModule {
+export function clipModule (rank: number, seed: number): LoraModule {
   let state = seed * 2654435761 >>> 0
   const fill = (n: number): Float32Array => {
     const a = new Float32Array(n)
@@ -26,7 +26,7 @@ function clipModule (rank: number, seed: number): LoraModule {
   return { config: newLoraConfig({ baseModel: 'openai/clip-vit-base-patch16', r: rank, loraAlpha: 2 * rank, targetModules: ['q_proj', 'v_proj'] }), layers, heads: new Map() }
 }
 
-function bytesOf (m: LoraModule): number {
+export function bytesOf (m: LoraModule): number {
   let n = 0
   for (const { A, B } of m.layers.values()) n += A.data.byteLength + B.data.byteLength
   return n
