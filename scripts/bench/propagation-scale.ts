@@ -78,8 +78,9 @@ export async function benchPropagationScale (options: { sizes: number[], process
         const byDir = new Map(hosted.map(h => [h.dir, h]))
         const daemons = net.sites.map(s => byDir.get(s.dir)!)
         const deadline = Date.now() + 120_000
+        const peerCounts = async (): Promise<number[]> => await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))
         for (;;) {
-          const peers = await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))
+          const peers = await peerCounts()
           if (peers.every(p => p >= Math.min(n - 1, 3))) break
           if (Date.now() > deadline) throw new Error(`the daemons did not connect within 120 s; peers per daemon: ${peers.join(' ')}`)
           await new Promise(r => setTimeout(r, 500))
@@ -88,7 +89,7 @@ export async function benchPropagationScale (options: { sizes: number[], process
         if (options.settleMs !== undefined) {
           const from = Date.now()
           for (;;) {
-            const peers = await Promise.all(daemons.map(async d => (await get(`${d.url}/status`)).peers as number))
+            const peers = await peerCounts()
             if (peers.every(p => p >= n - 1)) { fullMesh = ((Date.now() - from) / 1000).toFixed(0); break }
             if (Date.now() - from > options.settleMs) { fullMesh = `not in ${(options.settleMs / 1000).toFixed(0)} (fewest peers ${Math.min(...peers)})`; break }
             await new Promise(r => setTimeout(r, 2000))

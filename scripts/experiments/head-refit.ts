@@ -9,7 +9,7 @@
 // within a task); modules cached in /tmp/mf-regmean/SEED (regmean.ts).
 //   node scripts/experiments/head-refit.ts [SEEDS=0,1,2] [LAMBDAS=0.01,0.1,1]
 import { existsSync, readFileSync } from 'node:fs'
-import { decodeModuleFile, loraScaling, mergeModules } from '@medforge/merge-core'
+import { decodeModuleFile, ldlFactor, ldlSolve, loraScaling, mergeModules } from '@medforge/merge-core'
 import type { F32Tensor, LoraModule, MergeInput } from '@medforge/merge-core'
 import { CLINICAL_TASKS, HEAD_BIAS, HEAD_WEIGHT, classificationMetrics, compositeTaskPredictions, createTfVit, distill, inputGrams, loadBaseWeights, loadTf, moduleToTensors, predictOnSplit, siteShard, toInputs } from '@medforge/clinical'
 import type { ImageSet } from '@medforge/clinical'
@@ -38,24 +38,6 @@ function embed (inputs: Float32Array, n: number, adapter: LoraModule): { data: F
   }
 }
 
-/** Solves (M + 0)·X = R for symmetric positive-definite M [m, m] and R [m, k] (Cholesky, float64). */
-function solveSpd (M: Float64Array, R: Float64Array, m: number, k: number): Float64Array {
-  const L = new Float64Array(m * m)
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = M[i * m + j]!
-      for (let t = 0; t < j; t++) s -= L[i * m + t]! * L[j * m + t]!
-      L[i * m + j] = i === j ? Math.sqrt(s) : s / L[j * m + j]!
-    }
-  }
-  const X = Float64Array.from(R)
-  for (let col = 0; col < k; col++) {
-    for (let i = 0; i < m; i++) { let s = X[i * k + col]!; for (let t = 0; t < i; t++) s -= L[i * m + t]! * X[t * k + col]!; X[i * k + col] = s / L[i * m + i]! }
-    for (let i = m - 1; i >= 0; i--) { let s = X[i * k + col]!; for (let t = i + 1; t < m; t++) s -= L[t * m + i]! * X[t * k + col]!; X[i * k + col] = s / L[i * m + i]! }
-  }
-  return X
-}
-
 /** The head refitted so that W'·e_c + b' ≈ W·e_s + b on the set, ridge towards (W, b). */
 function refit (heads: ReadonlyMap<string, F32Tensor>, own: { data: Float32Array, d: number }, comp: { data: Float32Array, d: number }, n: number, lambda: number): Map<string, F32Tensor> {
   const W = heads.get(HEAD_WEIGHT)!; const b = heads.get(HEAD_BIAS)!
@@ -71,7 +53,9 @@ function refit (heads: ReadonlyMap<string, F32Tensor>, own: { data: Float32Array
   let energy = 0; for (let a = 0; a < m; a++) energy += ZtZ[a * m + a]!
   const ridge = lambda * energy / m
   for (let a = 0; a < m; a++) { ZtZ[a * m + a] = ZtZ[a * m + a]! + ridge; for (let j = 0; j < k; j++) ZtT[a * k + j] = ZtT[a * k + j]! + ridge * theta0[a * k + j]! }
-  const theta = solveSpd(ZtZ, ZtT, m, k)
+  const factor = ldlFactor(ZtZ, m)
+  if (factor === undefined) throw new Error('the ridge system is not positive-definite')
+  const theta = ldlSolve(factor, ZtT, k)
   const W2 = new Float32Array(k * d); const b2 = new Float32Array(k)
   for (let j = 0; j < k; j++) { for (let i = 0; i < d; i++) W2[j * d + i] = theta[i * k + j]!; b2[j] = theta[d * k + j]! }
   return new Map([...heads, [HEAD_WEIGHT, { shape: [...W.shape], data: W2 }], [HEAD_BIAS, { shape: [...b.shape], data: b2 }]])
