@@ -8,6 +8,7 @@ import { parseLoraConfig } from '../src/lora-config.ts'
 import { loraModuleFromTensors, moduleTensors } from '../src/lora-module.ts'
 import { dropAndRescale } from '../src/merge/data-free.ts'
 import { electAndMerge, keepTopK, weightedSum } from '../src/merge/f32-ops.ts'
+import { weightedSumSimd } from '../src/merge/f32-simd.ts'
 import { fuse } from '../src/merge/fusion.ts'
 import type { LoraModule, MergeInput, MergeMethod, OrderedInput, ToyData, FusionState } from '../src/index.ts'
 import { toyInputs } from './toy-inputs.ts'
@@ -113,6 +114,13 @@ describe('identities and arithmetic', () => {
     assert.deepEqual([...weightedSum([x, z, y], [1, 1, 1])], [1])
     const w = Math.fround(0.1)
     assert.equal(weightedSum([Float32Array.from([3])], [0.1])[0], Math.fround(w * 3))
+  })
+
+  it('the WebAssembly SIMD kernels compile on this engine (else every merge would take the scalar path unnoticed)', () => {
+    const xs = Array.from({ length: 5 }, (_, i) => Float32Array.from({ length: 64 }, (_, j) => i + j))
+    const out = new Float32Array(64)
+    assert.equal(weightedSumSimd(xs, [1, 2, 3, 4, 5], out, 64), true)
+    assert.equal(out[63], 1 * 63 + 2 * 64 + 3 * 65 + 4 * 66 + 5 * 67)
   })
 
   it('property: the WebAssembly SIMD weighted sum gives the scalar kernel\'s bits (lengths across chunk edges, signed zeros, extreme magnitudes)', () => {

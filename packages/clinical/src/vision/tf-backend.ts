@@ -1,5 +1,5 @@
 // TensorFlow.js backends for training, distillation and evaluation: `wasm` (default, XNNPACK,
-// multi-threaded), `cpu` (plain JavaScript) and `gpu` (@tensorflow/tfjs-node-gpu with CUDA, loaded
+// SIMD, one thread under Node), `cpu` (plain JavaScript) and `gpu` (@tensorflow/tfjs-node-gpu with CUDA, loaded
 // only when asked for because its install downloads libtensorflow). None of them is used where
 // consensus needs bit-identical results: that is vit-det.ts.
 import type * as TfModule from '@tensorflow/tfjs'
