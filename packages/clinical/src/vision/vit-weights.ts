@@ -67,7 +67,7 @@ export function decodeVitWeights (bytes: Uint8Array, source: string): VitWeights
 }
 
 /** The CID of the committed base-model file (`npm run pretrain`, recipe in its metadata). */
-export const BASE_MODEL_CID = 'bafkreibem6gtqrkb7mcekhk63snxcssty2ulsghrxlsgw4ojhn2xblbjki'
+export const BASE_MODEL_CID = 'bafkreigwdntgdtxhz3adwdsh57p72fxuwwoo6iriyjhhahsgcugxc2i5gq'
 
 export const BASE_WEIGHTS_FILE = join(import.meta.dirname, '..', '..', 'weights', 'medforge-vit-tiny.safetensors')
 
