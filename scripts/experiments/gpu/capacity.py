@@ -333,26 +333,27 @@ def lora_site(base, train, val, seed, rank=4, alpha=8, epochs=10, patience=3):
     A = [nn.Parameter(torch.empty(2, rank, h, device=device).uniform_(-1, 1) / math.sqrt(h)) for _ in range(layers)]  # PEFT: kaiming-uniform(a=sqrt 5)
     B = [nn.Parameter(torch.zeros(2, h, rank, device=device)) for _ in range(layers)]
     s = alpha / rank
-    deltas = lambda: [(s * B[i][0] @ A[i][0], s * B[i][1] @ A[i][1]) for i in range(layers)]
+    # Each layer's (q, v) updates, s·B·A, from the factors.
+    deltas = lambda pairs: [(s * b[0] @ a[0], s * b[1] @ a[1]) for a, b in pairs]
     opt = torch.optim.Adam(A + B, lr=2e-3)
     gen = torch.Generator().manual_seed(seed)
     best, best_epoch, best_ab = -1.0, 0, None
     for epoch in range(1, epochs + 1):
         for idx in batches(len(x), 64, gen):
             idx = idx.to(device)
-            loss = F.cross_entropy(head(base.embed(x[idx], deltas())), y[idx])
+            loss = F.cross_entropy(head(base.embed(x[idx], deltas(zip(A, B)))), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         with torch.no_grad():
-            d = deltas()
+            d = deltas(zip(A, B))
             v = score(lambda z: head(base.embed(z, d)), val)['auc']
         if v > best:
             best, best_epoch, best_ab = v, epoch, [(a.detach().clone(), b.detach().clone()) for a, b in zip(A, B)]
         if epoch - best_epoch >= patience:
             break
     with torch.no_grad():
-        d = [(s * b[0] @ a[0], s * b[1] @ a[1]) for a, b in best_ab]
+        d = deltas(best_ab)
         grams = [torch.zeros(h, h, dtype=torch.float64, device=device) for _ in range(layers)]
 
         def tap(i, rows):
@@ -491,13 +492,8 @@ def main():
                         sites.append(st)
                         emb = lambda x, d=st['deltas']: base.embed(x, d)
                         emit({'part': 'lora', 'seed': seed, 'width': width, 'base': kind, 'model': s['name'], 'task': s['task'], 'seconds': round(time.time() - t0, 1), s['task']: score(lambda z: st['head'](emb(z)), data[s['task']]['test'])})
-                    row = {'part': 'lora', 'seed': seed, 'width': width, 'base': kind, 'model': 'base + probe (no update)'}
-                    for task in ('pneumonia', 'breast'):
-                        hd = task_head(sites, task)
-                        row[task] = score(lambda z: hd(base.embed(z)), data[task]['test'])
-                    emit(row)
-                    for label, deltas in (('RegMean', regmean(sites)), ('product-space mean', update_mean(sites))):
-                        row = {'part': 'lora', 'seed': seed, 'width': width, 'base': kind, 'model': f'composite: {label}'}
+                    for label, deltas in (('base + probe (no update)', None), ('composite: RegMean', regmean(sites)), ('composite: product-space mean', update_mean(sites))):
+                        row = {'part': 'lora', 'seed': seed, 'width': width, 'base': kind, 'model': label}
                         for task in ('pneumonia', 'breast'):
                             hd = task_head(sites, task)
                             row[task] = score(lambda z: hd(base.embed(z, deltas)), data[task]['test'])
