@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfBytes } from '@medforge/merge-core'
-import { HashMismatchError, newIdentity } from '@medforge/protocol'
+import { HashMismatchError, RemoteStatusError, newIdentity } from '@medforge/protocol'
 import type { ModuleRef } from '../src/compute/merge-job.ts'
 import type { ClaimOutcome, VerifyOutcome } from '../src/compute/compute-engine.ts'
 import { createModuleFetcher } from '../src/daemon/module-fetcher.ts'
@@ -109,6 +109,20 @@ describe('module fetcher', () => {
     assert.equal(t.asked[1], t.author.toString(), 'then the author')
     assert.deepEqual(t.penalties.filter(([p]) => p === t.relay.toString()).map(([, n]) => n), [50])
     assert.deepEqual(t.refusals, ['hash_mismatch'])
+  })
+
+  it('a relay that has not fetched the blobs yet ("not found") is passed over unpenalised; one whose fetch fails is penalised', async () => {
+    const notYet = await setUp({ fetch: async (peer, cid) => { if (peer.equals(notYet.relay)) throw new RemoteStatusError('not_found', ''); return new Uint8Array([cid.length]) } })
+    notYet.fetcher.enqueue(notYet.row.cid, notYet.relay)
+    await notYet.settle()
+    assert.deepEqual(notYet.asked.slice(0, 2), [notYet.relay.toString(), notYet.author.toString()])
+    assert.deepEqual(notYet.penalties, [])
+    assert.deepEqual(notYet.ready, ['module-1'])
+    const broken = await setUp({ fetch: async (peer, cid) => { if (peer.equals(broken.relay)) throw new RemoteStatusError('error', 'disk read failed'); return new Uint8Array([cid.length]) } })
+    broken.fetcher.enqueue(broken.row.cid, broken.relay)
+    await broken.settle()
+    assert.deepEqual(broken.penalties, [[broken.relay.toString(), 2]])
+    assert.deepEqual(broken.ready, ['module-1'])
   })
 
   it('a module that fails verification is invalid, its author penalised, the reason counted', async () => {
