@@ -55,7 +55,7 @@ async function trainSiteOnce (site: Site, backbone: { weights: VitWeights, cid: 
   const shard = siteShard(site.task, site.index, site.of, site.alpha === undefined ? {} : { alpha: site.alpha })
   const classes = CLINICAL_TASKS.get(site.task)!.labels.length
   const t0 = performance.now()
-  const result = await trainLora(tf, backbone, shard.train, shard.val, { classes, rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'], epochs, patience: 3, seed: seedOf(site, seed), head })
+  const result = await trainLora(tf, backbone, shard.train, shard.val, { classes, rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'], epochs, seed: seedOf(site, seed), head })
   const trainSeconds = (performance.now() - t0) / 1000
   let context: VitContext = { inputs: new Float32Array(), labels: new Int32Array() }
   let distillSeconds = 0
@@ -208,7 +208,7 @@ const baselineRow = `| published ResNet-18 (28), trained centrally on all data |
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}, backend ${tf.getBackend()}`
 say(`### bench:clinical — ${new Date().toISOString().slice(0, 10)}, ${machine}, ${seeds} seed(s)`)
 say()
-say(`Base model ${base.cid} (medforge-vit-tiny/v1, FractalDB-pretrained, frozen); LoRA r=4, alpha 8 on q_proj and v_proj, trained against a frozen head (a linear probe fitted on the frozen base first); up to ${epochs} epochs with early stopping on each site's validation shard; 10 distilled images per class. Test = official MedMNIST v2 test splits (pneumonia 624 images, breast 156). Each cell: mean ± sd over ${seeds} seed(s) (LoRA initialisation and distillation noise; the sites' data is fixed); AUC cells add [a bootstrap 95% interval] on the first seed's test predictions.`)
+say(`Base model ${base.cid} (medforge-vit-tiny/v1, FractalDB-pretrained, frozen); LoRA r=4, alpha 8 on q_proj and v_proj, trained against a frozen head (a linear probe fitted on the frozen base first); ${epochs} epochs, keeping the epoch with the best AUC on each site's validation shard (patience 10: no early stop); 10 distilled images per class. Test = official MedMNIST v2 test splits (pneumonia 624 images, breast 156). Each cell: mean ± sd over ${seeds} seed(s) (LoRA initialisation and distillation noise; the sites' data is fixed); AUC cells add [a bootstrap 95% interval] on the first seed's test predictions.`)
 say()
 say('Sites (shards of the official train split; label skew by Dirichlet(0.5) between the two pneumonia hospitals; first seed):')
 say()

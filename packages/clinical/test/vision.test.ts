@@ -89,7 +89,7 @@ describe('pretraining', () => {
     const small = { ...c, hidden: 16, layers: 1, heads: 2, intermediate: 32, projection: 16 }
     const run = async (weightDecay: number): Promise<{ accuracy: number[], norm: number }> => {
       const accuracy: number[] = []
-      const w = await pretrainVit(tf, { config: small, data: { categories: 4, instances: 8, side: 28, points: 300, seed: 't' }, epochs: 12, batchSize: 8, learningRate: 3e-3, weightDecay, schedule: 'one-cycle', seed: 't', onEpoch: (_e, _l, acc) => accuracy.push(acc) })
+      const w = await pretrainVit(tf, { config: small, data: { categories: 4, instances: 8, side: 28, points: 300, seed: 't' }, epochs: 20, batchSize: 8, learningRate: 3e-3, weightDecay, schedule: 'one-cycle', seed: 't', onEpoch: (_e, _l, acc) => accuracy.push(acc) })
       let norm = 0
       for (const t of w.tensors.values()) for (const v of t.data) norm += v * v
       return { accuracy, norm }
@@ -149,6 +149,6 @@ describe('training, distillation and merging on small subsets', () => {
   })
 })
 
-const GOLDEN_FORWARD_SHA256 = 'a4498f85a50be4482309281c987e8573672df508b4b9f9b42b23092291573165'
+const GOLDEN_FORWARD_SHA256 = '39e362ecf0638ff959093d21266d8a2541a330443654b342c27b228068391f59'
 // Both computed once on x86-64 and committed; any machine must reproduce them to the bit.
-const GOLDEN_LOSS = 6.339748730428719
+const GOLDEN_LOSS = 6.295379178222376

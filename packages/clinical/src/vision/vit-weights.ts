@@ -36,7 +36,9 @@ export function initVitWeights (config: VitConfig, seed: string): VitWeights {
     else if (name.endsWith('.bias')) data = new Float32Array(n)
     else {
       const fanIn = shape.length === 1 ? config.hidden : shape.slice(1).reduce((a, b) => a * b, 1)
-      data = normalFill(n, name.includes('embedding') && !name.includes('patch') ? 0.02 : 1 / Math.sqrt(fanIn), rng)
+      // sd 1/sqrt(3·fan-in), PyTorch's default for linear layers: the same pretraining from
+      // sd 1/sqrt(fan-in) transferred measurably worse (BENCHMARKS.md, "this is the lever").
+      data = normalFill(n, name.includes('embedding') && !name.includes('patch') ? 0.02 : 1 / Math.sqrt(3 * fanIn), rng)
     }
     tensors.set(name, { shape, data })
   }
@@ -67,7 +69,7 @@ export function decodeVitWeights (bytes: Uint8Array, source: string): VitWeights
 }
 
 /** The CID of the committed base-model file (`npm run pretrain`, recipe in its metadata). */
-export const BASE_MODEL_CID = 'bafkreigwdntgdtxhz3adwdsh57p72fxuwwoo6iriyjhhahsgcugxc2i5gq'
+export const BASE_MODEL_CID = 'bafkreienq4rvoth6fsnkjog5sldivvtc7pk73stfy77gpwymbih7hsifre'
 
 export const BASE_WEIGHTS_FILE = join(import.meta.dirname, '..', '..', 'weights', 'medforge-vit-tiny.safetensors')
 

@@ -31,7 +31,7 @@ export const CLINICAL_HELP = `medforge data | train | eval — the clinical pipe
         .npz (train_/val_/test_ images and labels, grey or colour); without a val split a
         seeded, stratified 10% of train is held out. Fits the task head on the frozen base (a
         linear probe; --head joint trains it with the adapter instead), trains the LoRA module
-        against it (early stopping on val), distils a small synthetic set (differentially
+        against it (keeping its best validation epoch), distils a small synthetic set (differentially
         private with --dp-epsilon) and writes the bundle
   medforge eval TASK [--data PATH] [--split test|val] [--backend B] [--json] DIR
         accuracy, ROC AUC (one-vs-rest macro for more than two classes), F1 and the confusion
@@ -128,7 +128,7 @@ export async function trainCommand (args: string[]): Promise<void> {
     epochs: num(values.epochs, 12, '--epochs', true),
     batchSize: num(values.batch, 64, '--batch', true),
     learningRate: num(values.lr, 2e-3, '--lr'),
-    patience: num(values.patience, 3, '--patience', true),
+    patience: num(values.patience, 10, '--patience', true),
     seed: `${seed}|${values.site ?? values.data}`,
     head: headModeOf(values.head),
     onBatch: (done, total) => bar.update(done, total),

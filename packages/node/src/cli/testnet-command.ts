@@ -35,7 +35,7 @@ export const TESTNET_HELP = `medforge testnet — a local multi-institution netw
       --dir DIR          where keys, manifest, data directories and bundles go (default: a temp dir)
       --exit             stop everything after the summary instead of leaving the dashboards up
       --json             print a machine-readable summary at the end
-  Training: up to 10 epochs with early stopping (the bench:clinical recipe); smaller runs:
+  Training: 10 epochs, keeping the best validation epoch (the bench:clinical recipe); smaller runs:
   --epochs N --max-train N --ipc N --distill-iterations N --fusion-budget N
 `
 
