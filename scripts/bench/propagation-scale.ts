@@ -59,8 +59,9 @@ const get = async (url: string): Promise<any> => await (await fetch(url, { signa
  * `profileDir`: each host process writes a V8 CPU profile there when it stops (for finding what is slow).
  * `settleMs`: before publishing, wait (up to this long) for every daemon to hold all N−1 peers, so
  * the publications measure an established network rather than one still forming its connections.
+ * `signalIdle`: send the host processes SIGUSR2 at the start and the end of the `idleMs` window.
  */
-export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number, settleMs?: number }, log: (line: string) => void = console.log): Promise<string[]> {
+export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number, settleMs?: number, signalIdle?: boolean }, log: (line: string) => void = console.log): Promise<string[]> {
   const rows: string[] = []
   for (const method of options.methods) {
     for (const n of options.sizes) {
@@ -107,7 +108,10 @@ export async function benchPropagationScale (options: { sizes: number[], process
             // What the network costs with nothing to do (heartbeats, gossip, sync, pings), beside
             // what each publication costs: both in CPU seconds of the host processes.
             const before = cpuSeconds(children)
+            // SIGUSR2 around the idle window: scripts/experiments/profile-on-signal.ts profiles it.
+            if (options.signalIdle === true) for (const c of children) c.kill('SIGUSR2')
             await new Promise(r => setTimeout(r, options.idleMs))
+            if (options.signalIdle === true) for (const c of children) c.kill('SIGUSR2')
             const after = cpuSeconds(children)
             if (before !== undefined && after !== undefined) idleCpu = (after - before) / (options.idleMs / 1000)
           }
