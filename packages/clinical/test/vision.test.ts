@@ -126,6 +126,18 @@ describe('training, distillation and merging on small subsets', () => {
     }
   })
 
+  it('keeps training through a stalled validation AUC by default, and stops after `patience` epochs when asked', async () => {
+    const train = subset(loadSplit('pneumonia', 'train'), Array.from({ length: 32 }, (_, i) => i))
+    const val = subset(loadSplit('pneumonia', 'val'), Array.from({ length: 16 }, (_, i) => i))
+    // A zero learning rate: the validation AUC never improves after epoch 1.
+    const run = async (patience?: number): Promise<{ epochs: number, best: number }> => {
+      const r = await trainLora(tf, base, train, val, { classes: 2, rank: 4, alpha: 8, targets: ['q_proj', 'v_proj'], epochs: 6, batchSize: 32, learningRate: 0, seed: 'patience', ...(patience === undefined ? {} : { patience }) })
+      return { epochs: r.history.length, best: r.bestEpoch }
+    }
+    assert.deepEqual(await run(), { epochs: 6, best: 1 })
+    assert.deepEqual(await run(2), { epochs: 3, best: 1 })
+  })
+
   it('differentially private distillation adds noise calibrated to (epsilon, delta)', async () => {
     const train = subset(loadSplit('breast', 'train'), Array.from({ length: 40 }, (_, i) => i))
     const a = await distill(tf, base, train, { task: 'breast', classes: 2, imagesPerClass: 1, iterations: 5, dp: { epsilon: 2, delta: 1e-5, noiseSeed: 'test' } })
