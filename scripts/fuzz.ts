@@ -7,10 +7,10 @@ import { InvalidAdapterError, InvalidDistilledSetError, InvalidSafetensorsError,
 import { InvalidNpzError, encodeNpz, parseNpz } from '@medforge/clinical'
 import {
   MalformedError, TooLargeError, addRevocationSignature, newIdentity, validateRevocation, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeManifestFile, decodePeerAdvert, decodeRecord, decodeSyncRequest,
-  decodeSyncInventory, decodeSyncRecords, encodeBlobRequest, encodeBlobResponseHeader, encodeFrame, encodeManifestFile, encodePeerAdvert, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, recordCid
+  decodeSyncInventory, decodeSyncRecords, decodeGossipEnvelope, encodeGossipEnvelope, encodeBlobRequest, encodeBlobResponseHeader, encodeFrame, encodeManifestFile, encodePeerAdvert, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, recordCid
 } from '@medforge/protocol'
 import type { ValidationContext } from '@medforge/protocol'
-import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
+import { genesis, genesisBody, identities, sampleEnvelope, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const { values } = parseArgs({ options: { runs: { type: 'string' } } })
 const runs = Number(values.runs ?? 100_000)
@@ -50,6 +50,7 @@ const targets: Target[] = [
   { name: 'sync inventory', seeds: [payload(encodeSyncInventory({ ids: [recordCid(records.announcement), recordCid(records.attestation)], next: 4 }))], decode: decodeSyncInventory, typed: protocolTyped },
   { name: 'sync records', seeds: [payload(encodeSyncRecords({ records: [encodeRecord(records.attestation)] }))], decode: b => decodeSyncRecords(b, 4096), typed: protocolTyped },
   { name: 'peer advert', seeds: [encodePeerAdvert(samplePeerAdvert(ids))], decode: decodePeerAdvert, typed: protocolTyped },
+  { name: 'gossip envelope', seeds: [encodeGossipEnvelope((await sampleEnvelope(ids)).envelope), encodeGossipEnvelope({ record: encodeRecord(records.attestation), blobs: [] })], decode: b => decodeGossipEnvelope(b, 4096), typed: protocolTyped },
   { name: 'manifest file (JSON)', seeds: [new TextEncoder().encode(encodeManifestFile(await genesis(ids)))], decode: b => decodeManifestFile(new TextDecoder().decode(b)), typed: e => e instanceof MalformedError },
   { name: 'safetensors', seeds: [encodeSafetensors(new Map([['a', { shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) }], ['b', { shape: [1], data: Float32Array.of(9) }]]), { metadata: { k: 'v' } })], decode: b => decodeSafetensors(b, { source: 'fuzz' }), typed: coreTyped },
   { name: 'module file', seeds: [encodeModuleFile(module)], decode: b => decodeModuleFile(b, 'fuzz'), typed: coreTyped },

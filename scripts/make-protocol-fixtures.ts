@@ -3,8 +3,8 @@
 //   node scripts/make-protocol-fixtures.ts
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodePeerAdvert, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, recordCid } from '@medforge/protocol'
-import { genesis, identities, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
+import { encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeGossipEnvelope, encodePeerAdvert, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, recordCid } from '@medforge/protocol'
+import { genesis, identities, sampleEnvelope, samplePeerAdvert, sampleRecords } from '../packages/protocol/test/samples.ts'
 
 const ids = await identities()
 const { announcement, attestation, revocation, revision } = await sampleRecords(ids)
@@ -25,7 +25,8 @@ const golden = {
   syncInventory: hex(encodeSyncInventory({ ids: [recordCid(announcement), recordCid(attestation)], next: 18 })),
   syncRecordsRequest: hex(encodeSyncRequest({ want: 'records', network: announcement.network, ids: [recordCid(attestation)] })),
   syncRecords: hex(encodeSyncRecords({ records: [encodeRecord(attestation)] })),
-  peerAdvert: hex(encodePeerAdvert(samplePeerAdvert(ids)))
+  peerAdvert: hex(encodePeerAdvert(samplePeerAdvert(ids))),
+  gossipEnvelope: hex(encodeGossipEnvelope((await sampleEnvelope(ids)).envelope))
 }
 writeFileSync(join(import.meta.dirname, '..', 'packages', 'protocol', 'test', 'fixtures', 'golden.json'), JSON.stringify(golden, null, 2) + '\n')
 console.log('wrote packages/protocol/test/fixtures/golden.json')

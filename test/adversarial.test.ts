@@ -92,9 +92,9 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
     task, module, moduleBlob: `bafkrei${'b'.repeat(52)}`, distilled: `bafkrei${'c'.repeat(52)}`, head: null, parentRoot, height, samples: 10, metrics: {}
   })
 
-  it('refuses forged, non-member, revoked, replayed, foreign, far-future, oversized and malformed gossip', async () => {
+  it('refuses forged, non-member, revoked, replayed, foreign, far-future, oversized and malformed gossip, and blobs an announcement does not name', async () => {
     const target = daemons[0]!
-    const codes = ['bad_signature', 'not_a_member', 'revoked_member', 'stale', 'unknown_network', 'future_timestamp', 'too_large', 'malformed'] as const
+    const codes = ['bad_signature', 'not_a_member', 'revoked_member', 'stale', 'unknown_network', 'future_timestamp', 'too_large', 'malformed', 'hash_mismatch'] as const
     const before = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
     // Revoke "rev" with a quorum-signed revision, applied to every honest daemon.
     const genesis = net.manifest
@@ -121,6 +121,11 @@ describe('adversarial peers', { timeout: 300_000 }, () => {
       Uint8Array.from([0xff, ...randomBytes(100)])
     ]
     for (const m of messages) { await mallory.gossip(m); await new Promise(r => setTimeout(r, 60)) }
+    // A valid announcement with bytes attached that are not the blobs it names (refused before the
+    // record is stored, so the honest state below is unchanged), and a bare record where the topic
+    // carries envelopes.
+    await mallory.gossip(encodeRecord(valid), [randomBytes(512)])
+    await mallory.gossipRaw(encodeRecord(await mallory.announce({ ...f, samples: 11 })))
     const counted = await waitFor('every refusal counted', async () => {
       const now = Object.fromEntries(await Promise.all(codes.map(async c => [c, await metric(target, 'medforge_validation_refusals_total', { code: c })] as const)))
       return codes.every(c => now[c]! > before[c]!) ? now : undefined

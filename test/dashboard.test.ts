@@ -63,12 +63,14 @@ describe('dashboard and metrics', { timeout: 180_000 }, () => {
       return sum(s, 'medforge_merges_total') > sum(before, 'medforge_merges_total') ? s : undefined
     })
     assert.equal(sum(afterPublisher, 'medforge_modules_published_total'), sum(before, 'medforge_modules_published_total') + 1)
+    // A toy module and its distilled set are small: they travel attached to the announcement.
     const other = await waitFor('a peer\'s counters', async () => {
       const s = parsePrometheus(await (await fetch(`${daemons[2]!.url}/metrics`)).text())
-      return sum(s, 'medforge_blob_fetches_total') >= 2 ? s : undefined
+      return sum(s, 'medforge_attached_blobs_total') >= 2 ? s : undefined
     })
     assert.ok(sum(other, 'medforge_records_accepted_total') >= 1)
-    assert.ok(sum(other, 'medforge_blob_fetch_bytes_total') > 0)
+    assert.ok(sum(other, 'medforge_attached_blob_bytes_total') > 0)
+    assert.equal(sum(other, 'medforge_blob_fetches_total'), 0, 'nothing fetched')
   })
 
   it('serves the essentials without JavaScript, and a favicon', async () => {

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import type { PeerId, Stream } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { BLOB_PROTOCOL, decodeBlobRequest, encodeBlobResponseHeader, encodeFrame, signRecord, topics } from '@medforge/protocol'
+import { BLOB_PROTOCOL, decodeBlobRequest, encodeBlobResponseHeader, encodeFrame, encodeGossipEnvelope, signRecord, topics } from '@medforge/protocol'
 import { cidOfBytes } from '@medforge/merge-core'
 import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
 import { lpStream } from '@libp2p/utils'
@@ -18,7 +18,10 @@ export interface Adversary {
   readonly peerId: string
   connect (addr: string): Promise<void>
   waitForMesh (): Promise<void>
-  gossip (data: Uint8Array): Promise<void>
+  /** Gossips a record (any bytes) on the modules topic, in an envelope with `blobs` attached. */
+  gossip (record: Uint8Array, blobs?: readonly Uint8Array[]): Promise<void>
+  /** Gossips bytes on the modules topic as they are (no envelope). */
+  gossipRaw (data: Uint8Array): Promise<void>
   /** Serve these bytes under their CID, in `mode` (per requesting peer when given a function). */
   offer (bytes: Uint8Array, mode: BlobMode | ((requester: string) => BlobMode)): string
   /** Opens a raw gossipsub stream to `peer` and writes junk bytes that are no valid protobuf. */
@@ -81,7 +84,8 @@ export async function createAdversary (identity: Identity, network: string): Pro
       while (node.services.pubsub.getSubscribers(topic).length === 0 && Date.now() < deadline) await new Promise(r => setTimeout(r, 100))
       await new Promise(r => setTimeout(r, 1200))
     },
-    async gossip (data) { await node.services.pubsub.publish(topic, data) },
+    async gossip (record, blobs = []) { await node.services.pubsub.publish(topic, encodeGossipEnvelope({ record, blobs })) },
+    async gossipRaw (data) { await node.services.pubsub.publish(topic, data) },
     offer (bytes, mode) {
       const cid = cidOfBytes(bytes)
       offered.set(cid, { bytes, mode })

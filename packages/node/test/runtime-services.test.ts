@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { cidOfBytes } from '@medforge/merge-core'
-import { addRevocationSignature, decodeRecord, encodeRecord, newIdentity, recordCid, signRecord } from '@medforge/protocol'
+import { MAX_ATTACHED_BLOB_BYTES, addRevocationSignature, decodeGossipEnvelope, decodeRecord, encodeRecord, newIdentity, recordCid, signRecord } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement, StateAttestation } from '@medforge/protocol'
 import { createAttester } from '../src/daemon/attester.ts'
 import { loadNetworkState } from '../src/daemon/network-state.ts'
@@ -16,6 +16,7 @@ import { createPublisher } from '../src/daemon/publisher.ts'
 import { applyWaitingRevocations, dropFalseClaim } from '../src/daemon/record-effects.ts'
 import { createRecordHandler } from '../src/daemon/record-handler.ts'
 import { InvalidModuleError } from '../src/errors.ts'
+import { createBlobStore } from '../src/store/blob-store.ts'
 import { Ledger } from '../src/store/ledger.ts'
 import type { MergeRow } from '../src/store/ledger.ts'
 import { tempDir, toyManifest } from './support.ts'
@@ -27,9 +28,13 @@ async function network (): Promise<{ state: NetworkState, ids: Identity[] }> {
   return { state: await loadNetworkState([await toyManifest(ids, { method: 'linear' })]), ids }
 }
 
+/** The bytes whose CIDs an announcement of `module` names as its module blob and distilled set. */
+const blobBytes = (module: string): [Uint8Array, Uint8Array] => [new TextEncoder().encode(`${module}/blob`), new TextEncoder().encode(`${module}/distilled`)]
+
 async function announce (state: NetworkState, id: Identity, parentRoot: string, height: number, module = fakeCid('m')): Promise<Uint8Array> {
+  const [blob, distilled] = blobBytes(module)
   return encodeRecord(await signRecord<ModuleAnnouncement>({
-    type: 'module-announcement', network: state.network, task: 'a', module, moduleBlob: fakeCid(`${module}/blob`), distilled: fakeCid(`${module}/distilled`),
+    type: 'module-announcement', network: state.network, task: 'a', module, moduleBlob: cidOfBytes(blob), distilled: cidOfBytes(distilled),
     head: null, parentRoot, height, samples: 10, metrics: {}, createdAt: Date.now()
   }, id))
 }
@@ -40,8 +45,10 @@ async function attest (state: NetworkState, id: Identity, stateRoot: string, hei
   }, id))
 }
 
-function handler (state: NetworkState | (() => NetworkState)) {
-  const ledger = new Ledger(join(tempDir('records'), 'ledger.sqlite'))
+function handler (state: NetworkState | (() => NetworkState), options: { blobBudget?: number } = {}) {
+  const dir = tempDir('records')
+  const ledger = new Ledger(join(dir, 'ledger.sqlite'))
+  const blobs = createBlobStore(join(dir, 'blobs'), options.blobBudget === undefined ? {} : { maxBytes: options.blobBudget })
   const initial = typeof state === 'function' ? state() : state
   ledger.addComputedRoot(initial.network, initial.genesisRoot, 0)
   const announced: Array<{ module: string, from?: PeerId }> = []
@@ -50,6 +57,7 @@ function handler (state: NetworkState | (() => NetworkState)) {
   const records = createRecordHandler({
     state: typeof state === 'function' ? state : () => state,
     ledger,
+    blobs,
     events: { emit: () => {} },
     countRefusal: code => { refusals.push(code) },
     pending: createPendingPool(),
@@ -58,7 +66,7 @@ function handler (state: NetworkState | (() => NetworkState)) {
     onRevision: async () => {},
     log: () => {}
   })
-  return { records, ledger, announced, refusals, changed: () => changed }
+  return { records, ledger, blobs, announced, refusals, changed: () => changed }
 }
 
 describe('record handler', () => {
@@ -178,6 +186,50 @@ describe('record handler', () => {
     assert.deepEqual(h.refusals, ['bad_signature'])
     assert.equal(h.ledger.hasRecord(recordCid(record)), false)
   })
+
+  it('stores the blobs that came with an announcement, so nothing is fetched; a blob the announcement does not name refuses the envelope before anything is stored', async () => {
+    const { state, ids } = await network()
+    const h = handler(state)
+    const from = peerIdFromString(ids[1]!.peerId)
+    const bytes = await announce(state, ids[0]!, state.genesisRoot, 1)
+    const [blob, distilled] = blobBytes(fakeCid('m'))
+    const garbage = new TextEncoder().encode('not the distilled set')
+    // A relay re-gossips a genuine announcement with other bytes attached: provably bad, refused.
+    const forged = await h.records.handle(bytes, 'gossip', from, [blob, garbage])
+    assert.deepEqual([forged.verdict, forged.code], ['reject', 'hash_mismatch'])
+    assert.match(forged.detail!, /attached blob 1 .* hashes to b\w+, which the announcement does not name/)
+    const twice = await h.records.handle(bytes, 'gossip', from, [blob, blob])
+    assert.deepEqual([twice.verdict, twice.code], ['reject', 'malformed'])
+    assert.equal(h.ledger.hasRecord(recordCid(decodeRecord(bytes))), false, 'the record was not stored')
+    assert.deepEqual([h.blobs.size(cidOfBytes(blob)), h.announced.length], [undefined, 0])
+    assert.deepEqual(h.refusals, ['hash_mismatch', 'malformed'])
+    // The genuine envelope, arriving after, is accepted and its blobs are stored verified.
+    assert.equal((await h.records.handle(bytes, 'gossip', from, [blob, distilled])).verdict, 'accept')
+    assert.deepEqual(new Uint8Array(h.blobs.get(cidOfBytes(blob))!), blob)
+    assert.deepEqual(new Uint8Array(h.blobs.get(cidOfBytes(distilled))!), distilled)
+    assert.deepEqual(h.announced.map(a => a.module), [fakeCid('m')])
+    // Once the record is known, another copy is a duplicate whatever is attached (not hashed again).
+    const replay = await h.records.handle(bytes, 'gossip', from, [garbage])
+    assert.deepEqual([replay.verdict, replay.code], ['ignore', 'duplicate'])
+    // Only an announcement carries blobs.
+    const attestation = await h.records.handle(await attest(state, ids[0]!, fakeCid('root'), 1, fakeCid('m')), 'gossip', from, [blob])
+    assert.deepEqual([attestation.verdict, attestation.code], ['reject', 'malformed'])
+    // One blob attached (the other too large to travel): that one is stored, the other is fetched.
+    const [blob2, distilled2] = blobBytes(fakeCid('m2'))
+    assert.equal((await h.records.handle(await announce(state, ids[1]!, state.genesisRoot, 1, fakeCid('m2')), 'gossip', from, [distilled2])).verdict, 'accept')
+    assert.deepEqual([h.blobs.size(cidOfBytes(blob2)), h.blobs.size(cidOfBytes(distilled2))], [undefined, distilled2.length])
+  })
+
+  it('accepts an announcement whose attached blobs cannot be written (a full disk): they are fetched later instead', async () => {
+    const { state, ids } = await network()
+    const h = handler(state, { blobBudget: 8 })
+    const [blob, distilled] = blobBytes(fakeCid('m'))
+    const r = await h.records.handle(await announce(state, ids[0]!, state.genesisRoot, 1), 'gossip', undefined, [blob, distilled])
+    assert.equal(r.verdict, 'accept')
+    assert.deepEqual([h.blobs.size(cidOfBytes(blob)), h.blobs.size(cidOfBytes(distilled))], [undefined, undefined])
+    assert.equal(h.ledger.getModule(state.network, fakeCid('m'))?.status, 'fetching')
+    assert.deepEqual(h.announced.map(a => a.module), [fakeCid('m')], 'handed to the fetcher')
+  })
 })
 
 describe('attester', () => {
@@ -224,7 +276,7 @@ describe('publisher', () => {
     const make = (identity: Identity) => createPublisher({
       state: () => state,
       identity,
-      compute: { checkPublish: async () => ({ module: fakeCid('m'), head: null, moduleBlob: cidOfBytes(moduleFile), distilled: cidOfBytes(distilledFile), moduleFile }) },
+      compute: { checkPublish: async (_network, _task, _author, file, distilled) => ({ module: fakeCid('m'), head: null, moduleBlob: cidOfBytes(file), distilled: cidOfBytes(distilled), moduleFile: file }) },
       blobs: { putVerified: (cid, bytes) => { stored.set(cid, bytes); return cid } },
       head: () => head,
       announced: (task, height) => announced.filter(x => x.task === task && x.height === height).map(x => x.module),
@@ -238,6 +290,13 @@ describe('publisher', () => {
     assert.deepEqual([a.parentRoot, a.height, a.module, a.samples, a.author], [head.stateRoot, 5, fakeCid('m'), 12, ids[0]!.peerId])
     assert.deepEqual([...stored.keys()].sort(), [cidOfBytes(moduleFile), cidOfBytes(distilledFile)].sort())
     assert.equal(gossiped.length, 1)
+    // Gossiped as an envelope with both blobs attached: no peer has to fetch them.
+    const envelope = decodeGossipEnvelope(gossiped[0]!, state.manifest.limits.maxMessageBytes)
+    assert.deepEqual(decodeRecord(envelope.record), a)
+    assert.deepEqual(envelope.blobs, [moduleFile, distilledFile])
+    // A module file too large to attach stays behind; the distilled set still travels.
+    await make(ids[1]!).publish({ task: 'a', moduleFile: new Uint8Array(MAX_ATTACHED_BLOB_BYTES + 1), distilledFile, samples: 12 })
+    assert.deepEqual(decodeGossipEnvelope(gossiped[1]!, state.manifest.limits.maxMessageBytes).blobs.map(b => b.length), [distilledFile.length])
     // This site's previous module of the task is still at the next height: the next one waits for
     // the head to move (else both would be lost to the equivocation rule), and gives up with a reason.
     announced.push({ task: 'a', height: head.height + 1, module: fakeCid('earlier') })

@@ -189,8 +189,9 @@ export function networkCid (body: ManifestBody): string {
   return body.network ?? manifestCid(body)
 }
 
+/** modules/2 carries gossip envelopes (a record with its small blobs attached); /1 carried bare records. */
 export function topics (network: string): { modules: string, state: string } {
-  return { modules: `/medforge/${network}/modules/1`, state: `/medforge/${network}/state/1` }
+  return { modules: `/medforge/${network}/modules/2`, state: `/medforge/${network}/state/1` }
 }
 
 export async function signManifest (manifest: SignedManifest, identity: Identity): Promise<SignedManifest> {

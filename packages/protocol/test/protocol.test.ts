@@ -5,13 +5,14 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, cidOfCanonicalBytes, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncInventory, decodeSyncRecords, decodeSyncRequest, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity } from '../src/index.ts'
+import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, cidOfCanonicalBytes, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncInventory, decodeSyncRecords, decodeSyncRequest, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity, MAX_ATTACHED_BLOB_BYTES, blobsToAttach, decodeGossipEnvelope, encodeGossipEnvelope, matchAttachedBlobs, maxEnvelopeBytes } from '../src/index.ts'
 import type { ManifestBody, Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
-import { genesis, genesisBody, identities, samplePeerAdvert, sampleRecords } from './samples.ts'
+import { genesis, genesisBody, identities, sampleEnvelope, samplePeerAdvert, sampleRecords } from './samples.ts'
 
 const golden = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'golden.json'), 'utf8')) as Record<string, unknown>
 const ids = await identities()
 const records = await sampleRecords(ids)
+const sample = await sampleEnvelope(ids)
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
 const unhex = (s: unknown): Uint8Array => new Uint8Array(Buffer.from(s as string, 'hex'))
 
@@ -49,6 +50,16 @@ describe('golden byte vectors', () => {
     const page = decodeSyncRecords(decodeFrame(unhex(golden.syncRecords), 4096).payload, 4096)
     assert.deepEqual(decodeRecord(page.records[0]!), records.attestation)
   })
+
+  it('gossip envelope: an announcement with its two blobs attached', () => {
+    assert.equal(hex(encodeGossipEnvelope(sample.envelope)), golden.gossipEnvelope)
+    const decoded = decodeGossipEnvelope(unhex(golden.gossipEnvelope), 65536)
+    assert.deepEqual(decoded, sample.envelope)
+    assert.deepEqual(decodeRecord(decoded.record), sample.announcement)
+    const matched = matchAttachedBlobs(sample.announcement, decoded.blobs)
+    assert.ok(matched.ok)
+    assert.deepEqual([...matched.blobs.keys()], [sample.announcement.moduleBlob, sample.announcement.distilled])
+  })
 })
 
 describe('manifest', () => {
@@ -58,7 +69,7 @@ describe('manifest', () => {
     assert.equal(network, golden.manifestCid)
     assert.equal(networkCid(current), network)
     assert.equal(revoked.size, 0)
-    assert.equal(topics(network).modules, `/medforge/${network}/modules/1`)
+    assert.equal(topics(network).modules, `/medforge/${network}/modules/2`)
     assert.deepEqual(decodeManifestFile(encodeManifestFile(g)), g)
   })
 
@@ -238,9 +249,10 @@ describe('decoders under random input', () => {
     ['sync request', decodeSyncRequest],
     ['sync inventory', decodeSyncInventory],
     ['sync records', b => decodeSyncRecords(b, 1024)],
-    ['peer advert', decodePeerAdvert]
+    ['peer advert', decodePeerAdvert],
+    ['gossip envelope', b => decodeGossipEnvelope(b, 1024)]
   ]
-  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), encodeRecord(records.revision), unhex(golden.syncRecords), unhex(golden.syncInventory), unhex(golden.syncRecordsRequest), unhex(golden.blobRequest), unhex(golden.peerAdvert)]
+  const seeds = [encodeRecord(records.announcement), encodeRecord(records.revocation), encodeRecord(records.revision), unhex(golden.syncRecords), unhex(golden.syncInventory), unhex(golden.syncRecordsRequest), unhex(golden.blobRequest), unhex(golden.peerAdvert), unhex(golden.gossipEnvelope)]
   for (const [name, decode] of decoders) {
     it(`${name}: random and mutated bytes give only typed errors`, () => {
       fc.assert(fc.property(fc.oneof(
@@ -253,6 +265,41 @@ describe('decoders under random input', () => {
       }), { numRuns: 1500 })
     })
   }
+
+  it('gossip envelope: any record and blobs within the bounds round-trip; beyond them, a typed error before or while decoding', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 1, maxLength: 2048 }), fc.array(fc.uint8Array({ minLength: 1, maxLength: 4096 }), { maxLength: 2 }), (record, blobs) => {
+      assert.deepEqual(decodeGossipEnvelope(encodeGossipEnvelope({ record, blobs }), 2048), { record, blobs })
+    }), { numRuns: 300 })
+    const record = encodeRecord(records.announcement)
+    const big = (n: number): Uint8Array => new Uint8Array(n).fill(7)
+    assert.throws(() => decodeGossipEnvelope(encodeGossipEnvelope({ record, blobs: [] }), record.length - 1), (e: unknown) => e instanceof TooLargeError)
+    assert.throws(() => decodeGossipEnvelope(encodeGossipEnvelope({ record, blobs: [big(MAX_ATTACHED_BLOB_BYTES - 10), big(11)] }), 65536), (e: unknown) => e instanceof TooLargeError && /blobs/.test(e.message))
+    assert.throws(() => decodeGossipEnvelope(encodeGossipEnvelope({ record, blobs: [big(1), big(1), big(1)] }), 65536), /at most 2/)
+    assert.throws(() => decodeGossipEnvelope(encodeGossipEnvelope({ record, blobs: [new Uint8Array(0)] }), 65536), /non-empty/)
+    assert.throws(() => decodeGossipEnvelope(encodeCanonical({ record, blobs: [], extra: 1 }), 65536), /unexpected field "extra"/)
+    assert.throws(() => decodeGossipEnvelope(record, 65536), (e: unknown) => e instanceof MalformedError && /unexpected field/.test(e.message), 'a bare record is no envelope')
+    // The whole message is bounded before decoding: a huge one is refused from its length alone.
+    assert.throws(() => decodeGossipEnvelope(new Uint8Array(maxEnvelopeBytes(1024) + 1), 1024), (e: unknown) => e instanceof TooLargeError)
+  })
+
+  it('blobs to attach: each in order while the total fits', () => {
+    const n = (k: number): Uint8Array => new Uint8Array(k)
+    assert.deepEqual(blobsToAttach([n(10), n(20)]).map(b => b.length), [10, 20])
+    assert.deepEqual(blobsToAttach([n(MAX_ATTACHED_BLOB_BYTES), n(20)]).map(b => b.length), [MAX_ATTACHED_BLOB_BYTES])
+    assert.deepEqual(blobsToAttach([n(MAX_ATTACHED_BLOB_BYTES + 1), n(20)]).map(b => b.length), [20])
+    assert.deepEqual(blobsToAttach([n(MAX_ATTACHED_BLOB_BYTES - 5), n(20)]).map(b => b.length), [MAX_ATTACHED_BLOB_BYTES - 5])
+  })
+
+  it('attached blobs must be ones the announcement names, each once, and only on an announcement', () => {
+    const [blob, distilled] = sample.envelope.blobs as [Uint8Array, Uint8Array]
+    assert.deepEqual(matchAttachedBlobs(sample.announcement, []), { ok: true, blobs: new Map() })
+    const wrong = matchAttachedBlobs(sample.announcement, [blob, Uint8Array.of(...distilled, 0)])
+    assert.ok(!wrong.ok && wrong.code === 'hash_mismatch' && /attached blob 1 \(\d+ bytes\) hashes to/.test(wrong.detail), JSON.stringify(wrong))
+    const twice = matchAttachedBlobs(sample.announcement, [distilled, distilled])
+    assert.ok(!twice.ok && twice.code === 'malformed' && /attached twice/.test(twice.detail))
+    const onAttestation = matchAttachedBlobs(records.attestation, [blob])
+    assert.ok(!onAttestation.ok && onAttestation.code === 'malformed' && /state-attestation carries no blobs/.test(onAttestation.detail))
+  })
 
   it('manifest files: corrupt JSON and mutated bodies give only MalformedError', async () => {
     const text = encodeManifestFile(await genesis(ids))

@@ -1,7 +1,8 @@
 // Fixed identities and records for golden vectors and validation tests. Ed25519 signatures are
 // deterministic, so the same seeds give the same bytes everywhere.
-import { addRevocationSignature, manifestCid, newIdentity, signManifest, signRecord } from '../src/index.ts'
-import type { Identity, ManifestBody, ManifestRevision, ModuleAnnouncement, PeerAdvert, Revocation, SignedManifest, StateAttestation } from '../src/index.ts'
+import { cidOfBytes } from '@medforge/merge-core'
+import { addRevocationSignature, encodeRecord, manifestCid, newIdentity, signManifest, signRecord } from '../src/index.ts'
+import type { GossipEnvelope, Identity, ManifestBody, ManifestRevision, ModuleAnnouncement, PeerAdvert, Revocation, SignedManifest, StateAttestation } from '../src/index.ts'
 
 export async function identities (): Promise<Identity[]> {
   return await Promise.all([1, 2, 3, 4].map(i => newIdentity(new Uint8Array(32).fill(i))))
@@ -93,4 +94,15 @@ export async function sampleRecords (ids: Identity[]): Promise<{ announcement: M
 
 export function samplePeerAdvert (ids: Identity[]): PeerAdvert {
   return { type: 'peer-advert', network: 'bafyreia2ezgr3ud5tzlzvoc4ws3n6chkv2spwclbjsvwqjzvs2ddirmipi', peerId: ids[0]!.peerId, addresses: ['/ip4/127.0.0.1/tcp/4717', '/ip6/::1/tcp/4717'], at: 1_790_000_000_000 }
+}
+
+/** The module file and distilled set of `sampleEnvelope` (stand-ins: any bytes whose CIDs the announcement names). */
+export const SAMPLE_BLOBS: readonly [Uint8Array, Uint8Array] = [new TextEncoder().encode('safetensors module file'), new TextEncoder().encode('safetensors distilled set')]
+
+/** An announcement naming SAMPLE_BLOBS, gossiped with both attached. */
+export async function sampleEnvelope (ids: Identity[]): Promise<{ announcement: ModuleAnnouncement, envelope: GossipEnvelope }> {
+  const { announcement: base } = await sampleRecords(ids)
+  const { type, author: _author, signature: _signature, ...fields } = base
+  const announcement = await signRecord<ModuleAnnouncement>({ ...fields, type, moduleBlob: cidOfBytes(SAMPLE_BLOBS[0]), distilled: cidOfBytes(SAMPLE_BLOBS[1]) }, ids[0]!)
+  return { announcement, envelope: { record: encodeRecord(announcement), blobs: [...SAMPLE_BLOBS] } }
 }

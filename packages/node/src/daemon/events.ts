@@ -5,6 +5,8 @@ export interface DaemonEventMap {
   refusal: { network: string, code: string, verdict: string, detail: string, source: string, from: string | undefined }
   attestation: { network: string, author: string, stateRoot: string, height: number }
   fetch: { network: string, cid: string, bytes: number, peer: string, ms: number }
+  /** A blob that came attached to an announcement (gossip envelope) and was stored: no fetch needed. */
+  'blob-attached': { network: string, cid: string, bytes: number, from: string | undefined }
   'fetch-failed': { network: string, cid: string, peer: string, error: string }
   'module-ready': { network: string, cid: string }
   merge: { network: string, stateRoot: string, moduleCount: number, height: number, ms: number, method: string }

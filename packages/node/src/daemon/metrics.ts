@@ -25,6 +25,8 @@ export function createDaemonMetrics (components: { registry: Registry, events: D
   const refusals = new Counter({ name: 'medforge_validation_refusals_total', help: 'Records and blobs refused, by validation code and verdict', labelNames: ['network', 'code', 'verdict', 'source'], registers })
   const fetchBytes = new Counter({ name: 'medforge_blob_fetch_bytes_total', help: 'Bytes of blobs fetched and verified', registers })
   const fetches = new Counter({ name: 'medforge_blob_fetches_total', help: 'Blob fetch attempts by outcome', labelNames: ['outcome'], registers })
+  const attached = new Counter({ name: 'medforge_attached_blobs_total', help: 'Blobs that came attached to an announcement and were stored (not fetched)', registers })
+  const attachedBytes = new Counter({ name: 'medforge_attached_blob_bytes_total', help: 'Bytes of blobs that came attached to an announcement', registers })
   const fetchSeconds = new Histogram({ name: 'medforge_blob_fetch_seconds', help: 'Time to fetch and verify one blob', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers })
   const merges = new Counter({ name: 'medforge_merges_total', help: 'Merges completed, by method', labelNames: ['network', 'method'], registers })
   const mergeSeconds = new Histogram({ name: 'medforge_merge_seconds', help: 'Wall time of one merge (including Fusion searches)', labelNames: ['network', 'method'], buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60], registers })
@@ -71,6 +73,7 @@ export function createDaemonMetrics (components: { registry: Registry, events: D
       case 'refusal': { const d = e.detail as { network: string, code: string, verdict: string, source: string }; refusals.inc({ network: d.network, code: d.code, verdict: d.verdict, source: d.source }); break }
       case 'fetch': { const d = e.detail as { bytes: number, ms: number }; fetchBytes.inc(d.bytes); fetches.inc({ outcome: 'ok' }); fetchSeconds.observe(d.ms / 1000); break }
       case 'fetch-failed': fetches.inc({ outcome: 'failed' }); break
+      case 'blob-attached': { attached.inc(); attachedBytes.inc((e.detail as { bytes: number }).bytes); break }
       case 'merge': { const d = e.detail as { network: string, method: string, ms: number, height: number }; merges.inc({ network: d.network, method: d.method }); mergeSeconds.observe({ network: d.network, method: d.method }, d.ms / 1000); height.set({ network: d.network }, d.height); break }
       case 'published': published.inc(); break
     }

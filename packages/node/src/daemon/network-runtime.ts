@@ -1,10 +1,10 @@
 // Everything the daemon does for one joined network, wired from its services: the record handler
 // (validation and ledger effects), the pending pool, the module fetcher, the merge scheduler (on a
-// compute thread), the attester and the publisher; plus the gossip validator that feeds them.
+// compute thread), the attester and the publisher; plus the gossip validators that feed them.
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { encodeRecord } from '@medforge/protocol'
-import type { Identity, ModuleAnnouncement, SignedManifest, SignedRecord, ValidationResult } from '@medforge/protocol'
+import { MalformedError, TooLargeError, decodeGossipEnvelope, encodeRecord } from '@medforge/protocol'
+import type { GossipEnvelope, Identity, ModuleAnnouncement, SignedManifest, SignedRecord, ValidationResult } from '@medforge/protocol'
 import { FOLDING_METHODS } from '@medforge/merge-core'
 import type { Compute } from '../compute/compute-workers.ts'
 import { DEFAULT_PEER_MESSAGES_PER_SECOND, PENALTY } from '../constants.ts'
@@ -110,6 +110,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   const records = createRecordHandler({
     state: () => state,
     ledger,
+    blobs,
     events,
     countRefusal,
     pending,
@@ -154,16 +155,36 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     log
   })
 
+  /** The cheapest check of all, before any decoding: is this peer flooding? */
+  function throttled (peer: PeerId): boolean {
+    if (peerLimiter.take(peer.toString())) return false
+    countRefusal('rate_limited', `${peer} sends more than ${peerRate} messages a second`, 'gossip', peer, 'ignore')
+    penalties.penalize(peer.toString(), PENALTY.throttled)
+    return true
+  }
+
   /** Gossip's three-way verdict is the validator's: reject penalises the peer that sent it. */
-  async function gossipValidator (peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> {
-    // The cheapest check of all, before any decoding: is this peer flooding?
-    if (!peerLimiter.take(peer.toString())) {
-      countRefusal('rate_limited', `${peer} sends more than ${peerRate} messages a second`, 'gossip', peer, 'ignore')
-      penalties.penalize(peer.toString(), PENALTY.throttled)
-      return TopicValidatorResult.Ignore
+  const verdictOf = (result: ValidationResult<SignedRecord>): TopicValidatorResult =>
+    result.verdict === 'accept' ? TopicValidatorResult.Accept : result.verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+
+  /** The state topic carries bare records. */
+  async function stateValidator (peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> {
+    if (throttled(peer)) return TopicValidatorResult.Ignore
+    return verdictOf(await records.handle(msg.data, 'gossip', peer))
+  }
+
+  /** The modules topic carries envelopes: a record and the blobs it names, when they are small. */
+  async function modulesValidator (peer: PeerId, msg: { data: Uint8Array }): Promise<TopicValidatorResult> {
+    if (throttled(peer)) return TopicValidatorResult.Ignore
+    let envelope: GossipEnvelope
+    try {
+      envelope = decodeGossipEnvelope(msg.data, state.manifest.limits.maxMessageBytes)
+    } catch (err) {
+      if (!(err instanceof MalformedError || err instanceof TooLargeError)) throw err
+      countRefusal(err instanceof TooLargeError ? 'too_large' : 'malformed', err.message, 'gossip', peer)
+      return TopicValidatorResult.Reject
     }
-    const result = await records.handle(msg.data, 'gossip', peer)
-    return result.verdict === 'accept' ? TopicValidatorResult.Accept : result.verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    return verdictOf(await records.handle(envelope.record, 'gossip', peer, envelope.blobs))
   }
 
   return {
@@ -189,8 +210,8 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     async start () {
       stopped = false
       await compute.setNetwork(network, state.chain)
-      pubsub.topicValidators.set(state.topics.modules, gossipValidator)
-      pubsub.topicValidators.set(state.topics.state, gossipValidator)
+      pubsub.topicValidators.set(state.topics.modules, modulesValidator)
+      pubsub.topicValidators.set(state.topics.state, stateValidator)
       pubsub.subscribe(state.topics.modules)
       pubsub.subscribe(state.topics.state)
       fetcher.start()

@@ -1,6 +1,7 @@
 // This institution's own modules: checked against the network on a compute thread (exactly the
-// checks every peer will run on receipt), stored, announced on top of the current state, gossiped.
-import { encodeRecord, signRecord } from '@medforge/protocol'
+// checks every peer will run on receipt), stored, announced on top of the current state, gossiped
+// (with the module file and distilled set attached when they are small).
+import { blobsToAttach, encodeGossipEnvelope, encodeRecord, signRecord } from '@medforge/protocol'
 import type { Identity, ModuleAnnouncement } from '@medforge/protocol'
 import type { Compute } from '../compute/compute-workers.ts'
 import { DEFAULT_PUBLISH_WAIT_MS } from '../constants.ts'
@@ -82,7 +83,9 @@ export function createPublisher (components: PublisherComponents): Publisher {
       const bytes = encodeRecord(announcement)
       const result = await records.handle(bytes, 'local')
       if (result.verdict !== 'accept') throw new InvalidModuleError('publish', `own announcement refused: ${result.code} ${result.detail ?? ''}`, 'malformed')
-      await components.gossip(bytes).catch(err => { log(`announcement not gossiped yet (${(err as Error).message}); peers will sync it`) })
+      // The blobs ride along when they are small, so that no peer has to fetch them.
+      const envelope = encodeGossipEnvelope({ record: bytes, blobs: blobsToAttach([checked.moduleFile, request.distilledFile]) })
+      await components.gossip(envelope).catch(err => { log(`announcement not gossiped yet (${(err as Error).message}); peers will sync it`) })
       events.emit('published', { network, module: announcement.module, task: announcement.task })
       return announcement
     }

@@ -1,11 +1,14 @@
 // Every signed record, from gossip, sync or this node itself, goes through here once: decoded and
 // validated once (protocol's rules, cheapest first), then applied to the ledger in one transaction.
-// Announcements whose parent is unknown wait in the pending pool; accepted ones are fetched.
+// Announcements whose parent is unknown wait in the pending pool; accepted ones get their blobs:
+// stored here when they came attached (a gossip envelope), fetched otherwise.
 import type { PeerId } from '@libp2p/interface'
-import { cidOfCanonicalBytes, manifestCid, recordAuthor, recordCid, validateRecord } from '@medforge/protocol'
+import { cidOfCanonicalBytes, manifestCid, matchAttachedBlobs, recordAuthor, recordCid, validateRecord } from '@medforge/protocol'
 import type { ModuleAnnouncement, SignedManifest, SignedRecord, ValidationResult } from '@medforge/protocol'
 import { DEFAULT_AUTHOR_ANNOUNCEMENTS_PER_MINUTE, DEFAULT_MAX_GOSSIP_AGE_MS } from '../constants.ts'
+import { BlobStoreWriteError } from '../errors.ts'
 import { createRateLimiter } from '../p2p/rate-limiter.ts'
+import type { BlobStore } from '../store/blob-store.ts'
 import type { Ledger } from '../store/ledger.ts'
 import type { DaemonEvents } from './events.ts'
 import { validationContext } from './network-state.ts'
@@ -17,6 +20,8 @@ import type { CountRefusal, RecordSource } from './refusals.ts'
 export interface RecordHandlerComponents {
   readonly state: () => NetworkState
   readonly ledger: Ledger
+  /** Where blobs attached to an announcement are stored (then no fetch is needed). */
+  readonly blobs: Pick<BlobStore, 'putVerified' | 'size'>
   readonly events: Pick<DaemonEvents, 'emit'>
   readonly countRefusal: CountRefusal
   readonly pending: PendingPool
@@ -35,7 +40,8 @@ export interface RecordHandlerInit {
 }
 
 export interface RecordHandler {
-  handle (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>>
+  /** `attached`: blobs that came with the record in a gossip envelope (each must hash to a CID it names). */
+  handle (bytes: Uint8Array, source: RecordSource, from?: PeerId, attached?: readonly Uint8Array[]): Promise<ValidationResult<SignedRecord>>
   /** Re-handles the announcements that were waiting for `root`. */
   release (root: string): void
 }
@@ -86,7 +92,7 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
     }
   }
 
-  async function handle (bytes: Uint8Array, source: RecordSource, from?: PeerId): Promise<ValidationResult<SignedRecord>> {
+  async function handle (bytes: Uint8Array, source: RecordSource, from?: PeerId, attached: readonly Uint8Array[] = []): Promise<ValidationResult<SignedRecord>> {
     const state = components.state()
     const network = state.network
     // Sync pages through a peer's history, most of which this node has (from gossip or from other
@@ -103,10 +109,18 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
       const author = recordAuthor(r)
       if (!limiters[r.type].take(author)) result = { verdict: 'ignore', code: 'rate_limited', detail: `${author} sends ${r.type} records faster than its rate`, record: r }
     }
+    // Attached blobs are hashed only for a record whose signature verified and that is new here.
+    let attachedBlobs: ReadonlyMap<string, Uint8Array> = new Map()
+    if (result.verdict === 'accept' && attached.length > 0) {
+      const matched = matchAttachedBlobs(result.record!, attached)
+      if (matched.ok) attachedBlobs = matched.blobs
+      else result = { verdict: 'reject', code: matched.code, detail: matched.detail, record: result.record! }
+    }
     if (result.code === 'equivocation' && result.record?.type === 'module-announcement') withdrawEquivocation(result.record, bytes)
     if (result.verdict !== 'accept') {
       const waitsFor = result.code !== 'parent_unknown' ? undefined : result.record?.type === 'module-announcement' ? result.record.parentRoot : result.record?.type === 'manifest-revision' ? manifestKey(result.record.manifest.body.parent) : undefined
       if (waitsFor !== undefined) {
+        // Parked without its attached blobs (the pool stays small): they are fetched once it applies.
         if (!pending.park(waitsFor, { bytes, source, ...(from === undefined ? {} : { from }) })) countRefusal('parent_unknown', 'pending pool full', source, from)
       } else if (result.code !== 'duplicate' || source === 'gossip') {
         // Gossip's own seen-cache drops ordinary duplicates, so one that reaches here is a replay.
@@ -135,6 +149,7 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
     events.emit('record', { network, type: record.type, cid, source, from: from?.toString() })
     switch (record.type) {
       case 'module-announcement':
+        storeAttached(network, attachedBlobs, from)
         log(`module ${record.module.slice(-12)} (${record.task}, height ${record.height}) from ${record.author.slice(-8)} via ${source}`)
         components.onAnnouncement(record.module, from)
         for (const root of ledger.transaction(() => rootsProvenBy(ledger, network, record.module))) release(root)
@@ -153,6 +168,20 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
         break
     }
     return result
+  }
+
+  /** Stores blobs that came with an announcement; one that cannot be written is fetched later instead. */
+  function storeAttached (network: string, attachedBlobs: ReadonlyMap<string, Uint8Array>, from: PeerId | undefined): void {
+    for (const [cid, data] of attachedBlobs) {
+      if (components.blobs.size(cid) !== undefined) continue
+      try {
+        components.blobs.putVerified(cid, data) // matchAttachedBlobs hashed it to `cid`
+        events.emit('blob-attached', { network, cid, bytes: data.length, from: from?.toString() })
+      } catch (err) {
+        if (!(err instanceof BlobStoreWriteError)) throw err
+        log(`attached blob ${cid} not stored (${err.message}); it will be fetched`)
+      }
+    }
   }
 
   function release (root: string): void {

@@ -23,6 +23,7 @@ import { tcpOneWritePerFrame } from './one-write-per-frame.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Registry } from 'prom-client'
 import { createLibp2p } from 'libp2p'
+import { maxEnvelopeBytes } from '@medforge/protocol'
 
 export type P2PServices = {
   readonly pubsub: GossipSub
@@ -42,7 +43,7 @@ export interface Libp2pOptions {
   readonly mdns?: boolean
   /** Gossip topics this node scores (invalid messages there lower the sender's score). */
   readonly scoredTopics?: readonly string[]
-  /** Largest gossip message accepted from the wire, before any decoding. */
+  /** Largest record accepted from the wire (a gossip envelope adds its attached blobs), before any decoding. */
   readonly maxMessageBytes: number
   readonly connectionGater?: ConnectionGater
   /** Application-specific gossipsub score of a peer (penalties for misbehaviour outside gossip). */
@@ -113,7 +114,9 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
         ignoreDuplicatePublishError: true,
         asyncValidation: false,
         emitSelf: false,
-        maxInboundDataLength: options.maxMessageBytes + 1024,
+        // One RPC may carry several messages (an answer to IWANT batches them); each message is
+        // bounded again by the topic's validator before anything is decoded.
+        maxInboundDataLength: 4 * maxEnvelopeBytes(options.maxMessageBytes),
         scoreParams: {
           topics,
           IPColocationFactorWhitelist: LOOPBACK,

@@ -151,6 +151,7 @@ function addEvent (name, detail) {
     : name === 'refusal' ? `refused (${detail.code}): ${detail.detail}`
       : name === 'merge' ? `merged ${detail.moduleCount} module(s) → ${short(detail.stateRoot, 8)} in ${Math.round(detail.ms)} ms`
         : name === 'fetch' ? `fetched ${bytes(detail.bytes)} ${short(detail.cid, 6)}`
+          : name === 'blob-attached' ? `received ${bytes(detail.bytes)} ${short(detail.cid, 6)} with its announcement`
           : name === 'attestation' ? `${names.get(detail.author) ?? short(detail.author, 6)} attests ${short(detail.stateRoot, 8)}`
             : name === 'module-ready' ? `module ${short(detail.cid, 6)} verified and ready to merge`
               : name === 'published' ? `published a ${detail.task} module ${short(detail.module, 6)}`
@@ -188,7 +189,7 @@ function connect () {
   const source = new EventSource('/events/stream')
   source.onopen = () => { $('live').textContent = 'live'; $('live').className = 'live on' }
   source.onerror = () => { $('live').textContent = 'reconnecting…'; $('live').className = 'live' }
-  for (const name of ['record', 'refusal', 'attestation', 'fetch', 'fetch-failed', 'module-ready', 'merge', 'published', 'module-invalid', 'storage-error']) {
+  for (const name of ['record', 'refusal', 'attestation', 'fetch', 'blob-attached', 'fetch-failed', 'module-ready', 'merge', 'published', 'module-invalid', 'storage-error']) {
     source.addEventListener(name, (e) => { addEvent(name, JSON.parse(e.data)); scheduleRefresh() })
   }
 }
