@@ -26,6 +26,13 @@ export const DEFAULT_FETCH_RETRY_MAX_MS = 5000
 /** The sweep that re-queues modules still missing blobs. */
 export const DEFAULT_FETCH_SWEEP_MS = 3000
 
+/**
+ * Peers asked for their records on each periodic sync tick. One: gossip delivers nearly every
+ * record and a new connection syncs in full, so the tick only catches what gossip missed; three
+ * a tick at 50 daemons was about a tenth of an idle network's CPU (BENCHMARKS, issue 16 part 9).
+ */
+export const DEFAULT_SYNC_PEERS_PER_TICK = 1
+
 /** A publication waits this long for the site's previous module of the task to be merged. */
 export const DEFAULT_PUBLISH_WAIT_MS = 10 * 60_000
 

@@ -12,6 +12,7 @@ import type { PeerExchange } from '../p2p/peer-exchange.ts'
 import { syncFrom } from '../p2p/sync-exchange.ts'
 import { createBlobStore } from '../store/blob-store.ts'
 import type { BlobStore } from '../store/blob-store.ts'
+import { DEFAULT_SYNC_PEERS_PER_TICK } from '../constants.ts'
 import { DataDir } from '../store/data-dir.ts'
 import type { DaemonConfig } from '../store/data-dir.ts'
 import { Ledger } from '../store/ledger.ts'
@@ -182,7 +183,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
         connections: conns.map(c => c.remoteAddr.toString()),
         status: conns[0]!.status,
         direction: conns[0]!.direction,
-        // Measured by libp2p's connection monitor (one ping per connection every 30 s).
+        // Measured by libp2p's connection monitor (one ping per connection every 60 s).
         latencyMs: conns.map(c => c.rtt).find(rtt => rtt !== undefined) ?? null,
         gossipScore: pubsub.getScore?.(peerId) ?? 0,
         topics: pubsub.getTopics().filter(t => pubsub.getSubscribers(t).some(p => p.toString() === peerId))
@@ -256,11 +257,11 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
         void libp2p.dial(addr, { signal: AbortSignal.timeout(5000) }).catch(() => {})
       }
     }
-    // Sync is the safety net behind gossip (a full sync runs on every new connection): a few random
-    // peers per tick keep the chatter flat as the network grows.
+    // Sync is the safety net behind gossip (a full sync runs on every new connection): a random
+    // peer per tick keeps the chatter flat as the network grows.
     const peers = [...new Map(libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()]
     for (let i = peers.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [peers[i], peers[j]] = [peers[j]!, peers[i]!] }
-    for (const peer of peers.slice(0, 3)) void syncWith(peer)
+    for (const peer of peers.slice(0, DEFAULT_SYNC_PEERS_PER_TICK)) void syncWith(peer)
   }, options.syncIntervalMs ?? 10_000)
   timers.unref()
   const api = await createHttpApi({ daemon, listen: options.api ?? config.api, token: dataDir.apiToken(), allowedHosts: options.apiHosts ?? [] })

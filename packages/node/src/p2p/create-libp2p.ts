@@ -63,10 +63,12 @@ const LOOPBACK = new Set(['127.0.0.1', '::1'])
  * Liveness pings. libp2p's defaults (every 10 s, aborting the connection when one takes over 5 s,
  * or when the previous one is still in flight) cut healthy connections whenever the event loop
  * is busy for a few seconds: 50 daemons on 2 cores aborted ~1,500 connections while starting,
- * each redialled with a Noise handshake, identify, fresh gossip meshes and a sync. A dead
- * peer is still found within a minute; a slow one is no longer disconnected.
+ * each redialled with a Noise handshake, identify, fresh gossip meshes and a sync. Every 60 s
+ * (not 30): each ping is a new stream, and 50 daemons pinging 49 peers twice a minute was part of
+ * an idle network's load (BENCHMARKS, issue 16 part 9). A hung peer is found within 85 s (a
+ * crashed one at once, by TCP); a slow one is no longer disconnected.
  */
-const CONNECTION_MONITOR = { pingInterval: 30_000, pingTimeout: { minTimeout: 20_000, maxTimeout: 25_000 } }
+const CONNECTION_MONITOR = { pingInterval: 60_000, pingTimeout: { minTimeout: 20_000, maxTimeout: 25_000 } }
 
 export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<MedforgeLibp2p> {
   const peerDiscovery: Array<ReturnType<typeof bootstrap> | ReturnType<typeof mdns>> = []
