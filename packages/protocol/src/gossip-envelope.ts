@@ -11,7 +11,7 @@ import { MalformedError, TooLargeError } from './errors.ts'
 import type { SignedRecord } from './records.ts'
 import { asObject, bytes, onlyKeys } from './schema.ts'
 
-/** The attached blobs of one envelope, in all: the clinical modules (20-100 KB each) fit. */
+/** The attached blobs of one envelope, in all: the clinical testnet's (20-75 KB each) fit. */
 export const MAX_ATTACHED_BLOB_BYTES = 256 * 1024
 /** An announcement names two blobs. */
 export const MAX_ATTACHED_BLOBS = 2
