@@ -59,9 +59,10 @@ const get = async (url: string): Promise<any> => await (await fetch(url, { signa
  * `profileDir`: each host process writes a V8 CPU profile there when it stops (for finding what is slow).
  * `settleMs`: before publishing, wait (up to this long) for every daemon to hold all N−1 peers, so
  * the publications measure an established network rather than one still forming its connections.
- * `signalIdle`: send the host processes SIGUSR2 at the start and the end of the `idleMs` window.
+ * `signalIdle`: send the host processes SIGUSR2 at the start and the end of the `idleMs` window;
+ * `signalPublishing`: at the start of the first timed publication and after the last.
  */
-export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number, settleMs?: number, signalIdle?: boolean }, log: (line: string) => void = console.log): Promise<string[]> {
+export async function benchPropagationScale (options: { sizes: number[], processes: number, methods: string[], publications: number, profileDir?: string, idleMs?: number, settleMs?: number, signalIdle?: boolean, signalPublishing?: boolean }, log: (line: string) => void = console.log): Promise<string[]> {
   const rows: string[] = []
   for (const method of options.methods) {
     for (const n of options.sizes) {
@@ -115,6 +116,7 @@ export async function benchPropagationScale (options: { sizes: number[], process
             const after = cpuSeconds(children)
             if (before !== undefined && after !== undefined) idleCpu = (after - before) / (options.idleMs / 1000)
           }
+          if (i === 1 && options.signalPublishing === true) for (const c of children) c.kill('SIGUSR2')
           const cpuBefore = cpuSeconds(children)
           const b = readModuleBundle(makeBundle(join(net.base, `p${i}`), i % 2 === 0 ? 'task-1' : 'task-2', `scale-${n}-${method}-${i}`))
           const publisher = daemons[i % n]!
@@ -138,6 +140,8 @@ export async function benchPropagationScale (options: { sizes: number[], process
             if (cpuBefore !== undefined && cpuAfter !== undefined) publishingCpu += cpuAfter - cpuBefore
           }
         }
+        // The profiles are written before the hosts are stopped.
+        if (options.signalPublishing === true) { for (const c of children) c.kill('SIGUSR2'); await new Promise(r => setTimeout(r, 3000)) }
         const s = statsOf(times)
         const sorted = [...times].sort((a, b) => a - b)
         const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))]!

@@ -2,18 +2,21 @@
 // nothing to do. The propagation harness signals the hosts around a 30 s idle window after the
 // warm-up publication; each host profiles that window (profile-on-signal.ts); this prints the
 // main threads' busy time by package (self) and by function (inclusive), over all hosts.
-//   node scripts/experiments/idle-profile.ts [DIR]
+// With --publishing, the window profiled is 12 publications instead (part 10).
+//   node scripts/experiments/idle-profile.ts [--publishing] [DIR]
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { benchPropagationScale } from '../bench/propagation-scale.ts'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
 
-const dir = process.argv[2] ?? join(process.cwd(), 'idle-profiles')
+const publishing = process.argv.includes('--publishing')
+const dir = process.argv.slice(2).find(a => a !== '--publishing') ?? join(process.cwd(), publishing ? 'publishing-profiles' : 'idle-profiles')
 mkdirSync(dir, { recursive: true })
 process.env.PROFILE_DIR = dir
 process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${join(import.meta.dirname, 'profile-on-signal.ts')}`
-for (const row of await benchPropagationScale({ sizes: [50], processes: 6, methods: ['linear'], publications: 2, idleMs: 30_000, settleMs: 300_000, signalIdle: true })) console.log(row)
+const window = publishing ? { publications: 12, idleMs: 10_000, signalPublishing: true } : { publications: 2, idleMs: 30_000, signalIdle: true }
+for (const row of await benchPropagationScale({ sizes: [50], processes: 6, methods: ['linear'], settleMs: 300_000, ...window })) console.log(row)
 
 const where = (url: string): string => url.replace(/.*node_modules\//, '').replace(/^file:\/\/.*?\/(packages|scripts)\//, '$1/')
 const self = new Map<string, number>()

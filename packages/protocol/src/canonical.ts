@@ -15,7 +15,7 @@ export function decodeCanonical (bytes: Uint8Array, what: string): unknown {
     const value = dagCbor.decode(bytes)
     // DAG-CBOR decoders accept some non-canonical forms; require a byte-exact round trip.
     const again = dagCbor.encode(value)
-    if (again.length !== bytes.length || !again.every((b, i) => b === bytes[i])) throw new Error('not in canonical form')
+    if (!Buffer.from(again.buffer, again.byteOffset, again.byteLength).equals(bytes)) throw new Error('not in canonical form')
     return value
   } catch (err) {
     if (err instanceof MalformedError) throw err

@@ -37,6 +37,8 @@ export interface ValidationResult<T> {
   readonly detail?: string
   /** The decoded record, when decoding got that far. */
   readonly record?: T
+  /** The record's CID (of its canonical bytes), when decoding got that far. */
+  readonly cid?: string
 }
 
 export function accept<T> (record: T): ValidationResult<T> {

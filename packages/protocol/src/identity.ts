@@ -1,5 +1,7 @@
 // Institution identities: Ed25519 keys from @libp2p/crypto, so the same key is the daemon's
 // libp2p peer identity; the public identity is the peer id string.
+import { createPublicKey, verify } from 'node:crypto'
+import type { KeyObject } from 'node:crypto'
 import { chmodSync, readFileSync } from 'node:fs'
 import { generateKeyPair, generateKeyPairFromSeed, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
@@ -24,6 +26,31 @@ export function publicKeyOfPeerId (peerId: string): PublicKey | undefined {
   } catch {
     return undefined
   }
+}
+
+/** DER header of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32-byte key follows it. */
+const ED25519_SPKI_HEADER = Buffer.from('302a300506032b6570032100', 'hex')
+/** Members' keys, parsed once: @libp2p/crypto builds a key object from a JWK on every verify. */
+const MAX_CACHED_KEYS = 4096
+const keyObjects = new Map<string, KeyObject>()
+
+function keyObjectOfPeerId (peerId: string): KeyObject | undefined {
+  let key = keyObjects.get(peerId)
+  if (key === undefined) {
+    const raw = publicKeyOfPeerId(peerId)?.raw
+    if (raw === undefined) return undefined
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_HEADER, raw]), format: 'der', type: 'spki' })
+    if (keyObjects.size >= MAX_CACHED_KEYS) keyObjects.delete(keyObjects.keys().next().value!)
+    keyObjects.set(peerId, key)
+  }
+  return key
+}
+
+/** Whether `signature` is `peerId`'s Ed25519 signature of `message`; false for any other peer id or a signature of the wrong size. */
+export function verifyPeerSignature (peerId: string, message: Uint8Array, signature: Uint8Array): boolean {
+  if (signature.length !== 64) return false
+  const key = keyObjectOfPeerId(peerId)
+  return key !== undefined && verify(null, message, key, signature)
 }
 
 export const KEY_FILE_TYPE = 'medforge-institution-key/v1'

@@ -1,14 +1,14 @@
 // Gossip validation, one function per record type. Checks run cheapest first: size before
 // decoding, decoding before membership and time, signature last. `reject` only for what is
 // provably bad; `ignore` for what may become valid later.
-import { signingBytes } from './canonical.ts'
+import { cidOfCanonicalBytes, signingBytes } from './canonical.ts'
 import { accept, ignore, reject } from './codes.ts'
 import type { ValidationResult } from './codes.ts'
-import { publicKeyOfPeerId } from './identity.ts'
+import { verifyPeerSignature } from './identity.ts'
 import { MalformedError, ManifestVerificationError } from './errors.ts'
 import { manifestCid, verifyManifestChain } from './manifest.ts'
 import type { Member, SignedManifest } from './manifest.ts'
-import { decodeRecord, recordCid, unsigned } from './records.ts'
+import { decodeRecord, unsigned } from './records.ts'
 import type { ManifestRevision, ModuleAnnouncement, Revocation, SignedRecord, StateAttestation } from './records.ts'
 
 export interface ValidationContext {
@@ -74,28 +74,35 @@ function checkTime<T> (createdAt: number, ctx: ValidationContext, record: T): Re
   return undefined
 }
 
-async function checkSignature<T extends ModuleAnnouncement | StateAttestation> (record: T): Promise<boolean> {
-  const key = publicKeyOfPeerId(record.author)
-  return key !== undefined && await key.verify(signingBytes(record.type, unsigned(record)), record.signature)
+function checkSignature<T extends ModuleAnnouncement | StateAttestation> (record: T): boolean {
+  return verifyPeerSignature(record.author, signingBytes(record.type, unsigned(record)), record.signature)
 }
 
-/** Any record, decoded once and checked by its type's rules. */
+/** Any record, decoded once and checked by its type's rules; the result carries its CID once decoded. */
 export async function validateRecord (data: Uint8Array, ctx: ValidationContext): Promise<Result<SignedRecord>> {
   const { record, refusal } = decodeSized(data, ctx)
   if (refusal !== undefined || record === undefined) return refusal!
+  // The decoder proved the bytes canonical, so their hash is the record's CID (no re-encoding).
+  const cid = cidOfCanonicalBytes(data)
+  const result = await checkRecord(record, cid, ctx)
+  return { ...result, cid }
+}
+
+async function checkRecord (record: SignedRecord, cid: string, ctx: ValidationContext): Promise<Result<SignedRecord>> {
   switch (record.type) {
-    case 'module-announcement': return await checkAnnouncement(record, ctx)
-    case 'state-attestation': return await checkAttestation(record, ctx)
-    case 'revocation': return await checkRevocation(record, ctx)
-    case 'manifest-revision': return await checkManifestRevision(record, ctx)
+    case 'module-announcement': return await checkAnnouncement(record, cid, ctx)
+    case 'state-attestation': return await checkAttestation(record, cid, ctx)
+    case 'revocation': return await checkRevocation(record, cid, ctx)
+    case 'manifest-revision': return await checkManifestRevision(record, cid, ctx)
   }
 }
 
-async function validateAs<T extends SignedRecord> (type: T['type'], data: Uint8Array, ctx: ValidationContext, check: (r: T, ctx: ValidationContext) => Promise<Result<T>>): Promise<Result<T>> {
+async function validateAs<T extends SignedRecord> (type: T['type'], data: Uint8Array, ctx: ValidationContext, check: (r: T, cid: string, ctx: ValidationContext) => Promise<Result<T>>): Promise<Result<T>> {
   const { record, refusal } = decodeSized(data, ctx)
   if (refusal !== undefined || record === undefined) return refusal!
   if (record.type !== type) return reject('unknown_type', `expected a ${type}, got a ${record.type}`)
-  return await check(record as T, ctx)
+  const cid = cidOfCanonicalBytes(data)
+  return { ...await check(record as T, cid, ctx), cid }
 }
 
 export async function validateModuleAnnouncement (data: Uint8Array, ctx: ValidationContext): Promise<Result<ModuleAnnouncement>> {
@@ -110,7 +117,7 @@ export async function validateRevocation (data: Uint8Array, ctx: ValidationConte
   return await validateAs('revocation', data, ctx, checkRevocation)
 }
 
-async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext): Promise<Result<ModuleAnnouncement>> {
+async function checkAnnouncement (r: ModuleAnnouncement, cid: string, ctx: ValidationContext): Promise<Result<ModuleAnnouncement>> {
   if (r.network !== ctx.network) return reject('unknown_network', `announcement is for network ${r.network}`, r)
   if (!ctx.tasks.has(r.task)) return reject('unknown_task', `task "${r.task}" is not in the network's registry`, r)
   const author = checkAuthor(r.author, ctx, r)
@@ -118,14 +125,14 @@ async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext)
   if (!(ctx.members.get(r.author)!.roles.includes('contributor'))) return reject('not_authorized', `${r.author} is not a contributor`, r)
   const time = checkTime(r.createdAt, ctx, r)
   if (time !== undefined) return time
-  if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
+  if (ctx.isKnownRecord(cid)) return ignore('duplicate', 'already seen', r)
   const parentHeight = ctx.rootHeight(r.parentRoot)
   if (parentHeight !== undefined && r.height !== parentHeight + 1) {
     const detail = `height is ${r.height}, its parent state is at height ${parentHeight}`
     // Reject only against a height this node computed: an attested height may be the liar.
     return ctx.isComputedRoot?.(r.parentRoot) === false ? ignore('wrong_height', `${detail} (as attested by a peer, not computed here)`, r) : reject('wrong_height', detail, r)
   }
-  if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  if (!checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
   // Only a signed announcement may wait for its parent: forged ones must not fill the pending pool.
   if (parentHeight === undefined) return ignore('parent_unknown', `parent state root ${r.parentRoot} is not known yet`, r)
   const owner = ctx.moduleAuthor?.(r.module)
@@ -135,14 +142,14 @@ async function checkAnnouncement (r: ModuleAnnouncement, ctx: ValidationContext)
   return accept(r)
 }
 
-async function checkAttestation (r: StateAttestation, ctx: ValidationContext): Promise<Result<StateAttestation>> {
+async function checkAttestation (r: StateAttestation, cid: string, ctx: ValidationContext): Promise<Result<StateAttestation>> {
   if (r.network !== ctx.network) return reject('unknown_network', `attestation is for network ${r.network}`, r)
   const author = checkAuthor(r.author, ctx, r)
   if (author !== undefined) return author
   const time = checkTime(r.createdAt, ctx, r)
   if (time !== undefined) return time
-  if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
-  if (!await checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
+  if (ctx.isKnownRecord(cid)) return ignore('duplicate', 'already seen', r)
+  if (!checkSignature(r)) return reject('bad_signature', `signature does not verify for ${r.author}`, r)
   return accept(r)
 }
 
@@ -151,13 +158,13 @@ async function checkAttestation (r: StateAttestation, ctx: ValidationContext): P
  * its parent (parent_unknown), the next one must verify against the chain (signatures of a quorum
  * of the parent's governing members, allowed changes) or is provably bad.
  */
-async function checkManifestRevision (r: ManifestRevision, ctx: ValidationContext): Promise<Result<ManifestRevision>> {
+async function checkManifestRevision (r: ManifestRevision, cid: string, ctx: ValidationContext): Promise<Result<ManifestRevision>> {
   const body = r.manifest.body
   if (r.network !== ctx.network || body.network !== ctx.network) return reject('unknown_network', `revision is for network ${body.network ?? r.network}`, r)
   const chain = ctx.chain ?? []
   const current = chain.at(-1)?.body
   if (current === undefined) return ignore('parent_unknown', 'this node has no manifest chain to extend', r)
-  if (ctx.isKnownRecord(recordCid(r)) || body.revision <= current.revision) return ignore('duplicate', `revision ${body.revision} is already applied (this node runs revision ${current.revision})`, r)
+  if (ctx.isKnownRecord(cid) || body.revision <= current.revision) return ignore('duplicate', `revision ${body.revision} is already applied (this node runs revision ${current.revision})`, r)
   if (body.revision > current.revision + 1 || body.parent !== manifestCid(current)) return ignore('parent_unknown', `revision ${body.revision} follows ${body.parent ?? 'nothing'}; this node runs revision ${current.revision}`, r)
   try {
     await verifyManifestChain([...chain, r.manifest])
@@ -168,7 +175,7 @@ async function checkManifestRevision (r: ManifestRevision, ctx: ValidationContex
   return accept(r)
 }
 
-async function checkRevocation (r: Revocation, ctx: ValidationContext): Promise<Result<Revocation>> {
+async function checkRevocation (r: Revocation, cid: string, ctx: ValidationContext): Promise<Result<Revocation>> {
   if (r.network !== ctx.network) return reject('unknown_network', `revocation is for network ${r.network}`, r)
   const signers = r.signatures.map(s => s.peerId)
   // One canonical signature list per revocation: sorted, no signer twice, members only. Otherwise
@@ -190,11 +197,10 @@ async function checkRevocation (r: Revocation, ctx: ValidationContext): Promise<
   }
   const time = checkTime(r.createdAt, ctx, r)
   if (time !== undefined) return time
-  if (ctx.isKnownRecord(recordCid(r))) return ignore('duplicate', 'already seen', r)
+  if (ctx.isKnownRecord(cid)) return ignore('duplicate', 'already seen', r)
   const message = signingBytes('revocation', unsigned(r))
   for (const s of r.signatures) {
-    const key = publicKeyOfPeerId(s.peerId)
-    if (key === undefined || !await key.verify(message, s.signature)) return reject('bad_signature', `signature of ${s.peerId} does not verify`, r)
+    if (!verifyPeerSignature(s.peerId, message, s.signature)) return reject('bad_signature', `signature of ${s.peerId} does not verify`, r)
   }
   return accept(r)
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, cidOfCanonicalBytes, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncInventory, decodeSyncRecords, decodeSyncRequest, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity, MAX_ATTACHED_BLOB_BYTES, blobsToAttach, decodeGossipEnvelope, encodeGossipEnvelope, matchAttachedBlobs, maxEnvelopeBytes } from '../src/index.ts'
+import { HashMismatchError, MalformedError, ManifestVerificationError, RemoteStatusError, TooLargeError, VALIDATION_CODES, blobResponseFrames, cidOfCanonicalBytes, decodeBlobRequest, decodeBlobResponseHeader, decodeFrame, decodeKeyFile, decodeManifestFile, decodeRecord, decodeSyncInventory, decodeSyncRecords, decodeSyncRequest, encodeBlobRequest, encodeBlobResponseHeader, encodeCanonical, encodeFrame, encodeKeyFile, encodeManifestFile, encodeRecord, encodeSyncInventory, encodeSyncRecords, encodeSyncRequest, manifestCid, networkCid, parseManifestBody, readBlobResponse, recordCid, signManifest, topics, validateModuleAnnouncement, validateRecord, validateRevocation, validateStateAttestation, verifyManifestChain, verifyPeerSignature, addRevocationSignature, decodePeerAdvert, encodePeerAdvert, MAX_PEER_ADVERT_BYTES, newIdentity, MAX_ATTACHED_BLOB_BYTES, blobsToAttach, decodeGossipEnvelope, encodeGossipEnvelope, matchAttachedBlobs, maxEnvelopeBytes } from '../src/index.ts'
 import type { ManifestBody, Member, ModuleAnnouncement, SignedManifest, ValidationContext } from '../src/index.ts'
 import { genesis, genesisBody, identities, sampleEnvelope, samplePeerAdvert, sampleRecords } from './samples.ts'
 
@@ -148,10 +148,12 @@ function context (overrides: Partial<ValidationContext> = {}): ValidationContext
 
 describe('validation', () => {
   const bytes = encodeRecord(records.announcement)
-  it('accepts valid records', async () => {
-    assert.equal((await validateModuleAnnouncement(bytes, context())).verdict, 'accept')
-    assert.equal((await validateStateAttestation(encodeRecord(records.attestation), context())).verdict, 'accept')
-    assert.equal((await validateRevocation(encodeRecord(records.revocation), context())).verdict, 'accept')
+  it('accepts valid records, each result carrying the record\'s CID', async () => {
+    for (const [record, validate] of [[records.announcement, validateModuleAnnouncement], [records.attestation, validateStateAttestation], [records.revocation, validateRevocation], [records.attestation, validateRecord]] as const) {
+      const r = await validate(encodeRecord(record), context({ chain: [] }))
+      assert.equal(r.verdict, 'accept', record.type)
+      assert.equal(r.cid, recordCid(record), record.type)
+    }
   })
 
   it('returns the documented verdict and code for each bad input', async () => {
@@ -236,6 +238,37 @@ describe('validation', () => {
     const huge = new Uint8Array(1_000_000).fill(0xff)
     const r = await validateModuleAnnouncement(huge, context())
     assert.equal(r.code, 'too_large')
+  })
+})
+
+describe('signature verification', () => {
+  const message = new TextEncoder().encode('a message')
+  it('verifies a peer\'s Ed25519 signature and nothing else', async () => {
+    const signature = await ids[0]!.privateKey.sign(message)
+    assert.equal(verifyPeerSignature(ids[0]!.peerId, message, signature), true)
+    assert.equal(verifyPeerSignature(ids[1]!.peerId, message, signature), false, 'another member\'s key')
+    assert.equal(verifyPeerSignature(ids[0]!.peerId, new TextEncoder().encode('another message'), signature), false, 'another message')
+    const flipped = Uint8Array.from(signature)
+    flipped[10]! ^= 1
+    assert.equal(verifyPeerSignature(ids[0]!.peerId, message, flipped), false, 'a flipped bit')
+    assert.equal(verifyPeerSignature(ids[0]!.peerId, message, signature.subarray(0, 63)), false, 'a short signature')
+    assert.equal(verifyPeerSignature(ids[0]!.peerId, message, new Uint8Array([...signature, 0])), false, 'a long signature')
+    for (const peerId of ['', 'not a peer id', 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N']) assert.equal(verifyPeerSignature(peerId, message, signature), false, `peer id ${JSON.stringify(peerId)}`)
+  })
+  it('agrees with @libp2p/crypto on random messages and tampered signatures', async () => {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), fc.nat(63), fc.integer({ min: 0, max: 255 }), fc.nat(ids.length - 1), async (data, at, xor, signer) => {
+      const signature = await ids[0]!.privateKey.sign(data)
+      signature[at]! ^= xor
+      const expected = await ids[signer]!.privateKey.publicKey.verify(data, signature)
+      assert.equal(verifyPeerSignature(ids[signer]!.peerId, data, signature), expected)
+    }), { numRuns: 200 })
+  })
+  it('stays right once its key cache has evicted: more signers than it holds', async () => {
+    const seed = (i: number): Uint8Array => { const s = new Uint8Array(32).fill(7); s[0] = i & 0xff; s[1] = i >> 8; return s }
+    const many = await Promise.all(Array.from({ length: 4200 }, async (_, i) => await newIdentity(seed(i))))
+    const signatures = await Promise.all(many.slice(0, 3).map(async id => await id.privateKey.sign(message)))
+    for (const id of many) assert.equal(verifyPeerSignature(id.peerId, message, signatures[0]!), id === many[0])
+    for (let i = 0; i < 3; i++) assert.equal(verifyPeerSignature(many[i]!.peerId, message, signatures[i]!), true)
   })
 })
 

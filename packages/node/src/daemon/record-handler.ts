@@ -129,13 +129,19 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
       return result
     }
     const record = result.record!
-    const cid = recordCid(record)
-    let added: boolean
+    const cid = result.cid ?? recordCid(record)
+    // The record and what it changes land in one transaction (one commit per record).
+    let released: string[] | undefined
     try {
-      added = ledger.transaction(() => {
-        if (!ledger.addRecord({ cid, network, type: record.type, author: recordAuthor(record), bytes })) return false
-        if (record.type === 'module-announcement') applyAnnouncement(ledger, record)
-        return true
+      released = ledger.transaction(() => {
+        if (!ledger.addRecord({ cid, network, type: record.type, author: recordAuthor(record), bytes })) return undefined
+        switch (record.type) {
+          case 'module-announcement':
+            applyAnnouncement(ledger, record)
+            return rootsProvenBy(ledger, network, record.module)
+          case 'state-attestation': return applyAttestation(ledger, record, cid)
+          default: return []
+        }
       })
     } catch (err) {
       // Nothing was stored, so the record is not "known": sync delivers it again once writes work.
@@ -145,17 +151,17 @@ export function createRecordHandler (components: RecordHandlerComponents, init: 
       countRefusal('storage_full', message, source, from, 'ignore')
       return { verdict: 'ignore', code: 'storage_full', detail: message, record }
     }
-    if (!added) return { verdict: 'ignore', code: 'duplicate', detail: 'already seen', record }
+    if (released === undefined) return { verdict: 'ignore', code: 'duplicate', detail: 'already seen', record }
     events.emit('record', { network, type: record.type, cid, source, from: from?.toString() })
     switch (record.type) {
       case 'module-announcement':
         storeAttached(network, attachedBlobs, from)
         log(`module ${record.module.slice(-12)} (${record.task}, height ${record.height}) from ${record.author.slice(-8)} via ${source}`)
         components.onAnnouncement(record.module, from)
-        for (const root of ledger.transaction(() => rootsProvenBy(ledger, network, record.module))) release(root)
+        for (const root of released) release(root)
         break
       case 'state-attestation':
-        for (const root of ledger.transaction(() => applyAttestation(ledger, record))) release(root)
+        for (const root of released) release(root)
         events.emit('attestation', { network, author: record.author, stateRoot: record.stateRoot, height: record.height })
         break
       case 'revocation':

@@ -20,6 +20,8 @@ import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import type { Ping } from '@libp2p/ping'
 import { tcpOneWritePerFrame } from './one-write-per-frame.ts'
+import { livenessMonitor } from './liveness-monitor.ts'
+import type { LivenessMonitor } from './liveness-monitor.ts'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Registry } from 'prom-client'
 import { createLibp2p } from 'libp2p'
@@ -29,6 +31,7 @@ export type P2PServices = {
   readonly pubsub: GossipSub
   readonly identify: Identify
   readonly ping: Ping
+  readonly liveness: LivenessMonitor
   /** The blob and sync servers (present when the options ask for them). */
   readonly blobs?: Startable
   readonly sync?: Startable
@@ -66,9 +69,10 @@ const LOOPBACK = new Set(['127.0.0.1', '::1'])
  * each redialled with a Noise handshake, identify, fresh gossip meshes and a sync. Every 60 s
  * (not 30): each ping is a new stream, and 50 daemons pinging 49 peers twice a minute was part of
  * an idle network's load (BENCHMARKS, issue 16 part 9). A hung peer is found within 85 s (a
- * crashed one at once, by TCP); a slow one is no longer disconnected.
+ * crashed one at once, by TCP); a slow one is no longer disconnected. libp2p's own monitor is off:
+ * it pings all of a node's connections in one instant (liveness-monitor.ts).
  */
-const CONNECTION_MONITOR = { pingInterval: 60_000, pingTimeout: { minTimeout: 20_000, maxTimeout: 25_000 } }
+const LIVENESS = { intervalMs: 60_000, timeoutMs: 25_000 }
 
 export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<MedforgeLibp2p> {
   const peerDiscovery: Array<ReturnType<typeof bootstrap> | ReturnType<typeof mdns>> = []
@@ -103,10 +107,11 @@ export async function createMedforgeLibp2p (options: Libp2pOptions): Promise<Med
     // Loopback peers (testnets, several daemons on one host) are exempt from the per-host inbound
     // rate limit, which would otherwise refuse all but five daemons starting in the same second.
     connectionManager: { allow: ['/ip4/127.0.0.1', '/ip6/::1'] },
-    connectionMonitor: CONNECTION_MONITOR,
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ping: ping(),
+      liveness: livenessMonitor(LIVENESS),
       ...(options.blobs === undefined ? {} : { blobs: blobService(options.blobs) }),
       ...(options.sync === undefined ? {} : { sync: syncService(options.sync) }),
       pubsub: gossipsub({
