@@ -183,7 +183,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
         connections: conns.map(c => c.remoteAddr.toString()),
         status: conns[0]!.status,
         direction: conns[0]!.direction,
-        // Measured by libp2p's connection monitor (one ping per connection every 60 s).
+        // Measured by the liveness pings (one per connection every 60 s: p2p/liveness-monitor.ts).
         latencyMs: conns.map(c => c.rtt).find(rtt => rtt !== undefined) ?? null,
         gossipScore: pubsub.getScore?.(peerId) ?? 0,
         topics: pubsub.getTopics().filter(t => pubsub.getSubscribers(t).some(p => p.toString() === peerId))
