@@ -85,7 +85,7 @@ export function applyEquivocation (ledger: Ledger, r: ModuleAnnouncement): strin
  * known waits (rootsProvenBy); a tip at another height proves the claim false and it is dropped.
  * Returns the roots that became usable.
  */
-export function applyAttestation (ledger: Ledger, r: StateAttestation, cid = recordCid(r)): string[] {
+export function applyAttestation (ledger: Ledger, r: StateAttestation, cid: string): string[] {
   ledger.putAttestation({ network: r.network, author: r.author, recordCid: cid, stateRoot: r.stateRoot, height: r.height, moduleCount: r.moduleCount, createdAt: r.createdAt })
   if (r.tip === null) return ledger.addRoot(r.network, r.stateRoot, 0) ? [r.stateRoot] : []
   const tip = ledger.getModule(r.network, r.tip)

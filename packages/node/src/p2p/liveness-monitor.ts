@@ -26,10 +26,7 @@ export interface LivenessMonitorComponents {
   readonly logger: ComponentLogger
 }
 
-export interface LivenessMonitor extends Startable {
-  /** Connections with a ping in flight (for tests and metrics). */
-  readonly pinging: number
-}
+export type LivenessMonitor = Startable
 
 export function livenessMonitor (init: LivenessMonitorInit = {}): (components: LivenessMonitorComponents) => LivenessMonitor {
   return components => createLivenessMonitor(components, init)
@@ -89,7 +86,6 @@ export function createLivenessMonitor (components: LivenessMonitorComponents, in
   }
 
   return {
-    get pinging () { return inFlight.size },
     start () {
       stopping = new AbortController()
       // Ticks a tenth of the interval apart at most: a connection's ping is late by at most that.
