@@ -9,6 +9,7 @@ import { FOLDING_METHODS } from '@medforge/merge-core'
 import type { Compute } from '../compute/compute-workers.ts'
 import { DEFAULT_PEER_MESSAGES_PER_SECOND, PENALTY } from '../constants.ts'
 import { fetchBlob } from '../p2p/blob-exchange.ts'
+import { MESH_ONLY } from '../p2p/create-libp2p.ts'
 import type { MedforgeLibp2p } from '../p2p/create-libp2p.ts'
 import { createRateLimiter } from '../p2p/rate-limiter.ts'
 import type { BlobStore } from '../store/blob-store.ts'
@@ -84,7 +85,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
   const peerLimiter = createRateLimiter({ ratePerSecond: peerRate, burst: 10 * peerRate })
   const countRefusal = refusalCounter({ ledger, events, network })
   let stopped = false
-  const gossip = (topic: () => string) => async (bytes: Uint8Array): Promise<void> => { if (!stopped) await pubsub.publish(topic(), bytes) }
+  const gossip = (topic: () => string, options?: typeof MESH_ONLY) => async (bytes: Uint8Array): Promise<void> => { if (!stopped) await pubsub.publish(topic(), bytes, options) }
 
   ledger.addComputedRoot(network, state.genesisRoot, 0)
 
@@ -120,7 +121,7 @@ export function createNetworkRuntime (components: NetworkRuntimeComponents): Net
     log
   }, options)
 
-  const attester = createAttester({ network, ledger, identity, events, records, gossip: gossip(() => state.topics.state), log })
+  const attester = createAttester({ network, ledger, identity, events, records, gossip: gossip(() => state.topics.state, MESH_ONLY), log })
 
   const scheduler = createMergeScheduler({
     ledger,
