@@ -94,9 +94,9 @@ const LIVENESS = { intervalMs: 60_000, timeoutMs: 25_000 }
  * duplicate check at the receiver, and a publication brings one attestation from every member.
  * With this mesh and attestations sent to the mesh only (MESH_ONLY), 50 daemons on 2 cores spent
  * 11-35% less CPU per publication than with the defaults, p95 2.1-2.8 s against 2.9-5.0 s
- * (interleaved runs, BENCHMARKS issue 16 part 11). Each message still
- * travels 3-6 mesh links per node, IHAVE gossip to at least 4 more peers a heartbeat repairs what a
- * mesh peer drops, and sync catches the rest; gossip-mesh.test.ts checks delivery past black holes.
+ * (interleaved runs, BENCHMARKS issue 16 part 11). Each message still travels 3-6 mesh links per
+ * node, IHAVE gossip to at least 4 more peers a heartbeat repairs what a mesh peer drops, and sync
+ * catches the rest; gossip-mesh.test.ts checks delivery past black holes.
  * Dscore and Dout keep the gossipsub v1.1 rules (Dout < Dlo, Dout <= D / 2).
  */
 const GOSSIP_MESH = { D: 4, Dlo: 3, Dhi: 6, Dlazy: 4, Dscore: 2, Dout: 2, gossipFactor: 0.1 }
