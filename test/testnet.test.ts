@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { decodeDistilledSet } from '@medforge/merge-core'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,12 +41,13 @@ describe('medforge testnet', { timeout: 240_000 }, () => {
     assert.equal(set.inputGrams?.size, 8)
   })
 
-  it('--late-task: a revision adds a colour 5-class task and an institution while the network runs; it joins, trains, publishes and is merged', () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'medforge-testnet-late-')), 'net')
-    const r = spawnSync(process.execPath, [bin, 'testnet', '--exit', '--json', '--late-task', '--institutions', '2', '--method', 'linear', '--dir', dir, '--epochs', '1', '--max-train', '96', '--ipc', '2', '--distill-iterations', '10'],
-      { cwd: root, encoding: 'utf8', timeout: 200_000 })
+  it('--late-task: a revision adds a colour 5-class task and an institution while the network runs; it joins, trains, publishes and is merged; without --dir its files go when it ends', () => {
+    const temp = mkdtempSync(join(tmpdir(), 'medforge-testnet-late-'))
+    const r = spawnSync(process.execPath, [bin, 'testnet', '--exit', '--json', '--late-task', '--institutions', '2', '--method', 'linear', '--epochs', '1', '--max-train', '96', '--ipc', '2', '--distill-iterations', '10'],
+      { cwd: root, encoding: 'utf8', timeout: 200_000, env: { ...process.env, TMPDIR: temp } })
     assert.equal(r.status, 0, r.stderr + r.stdout.slice(-2000))
     const summary = JSON.parse(r.stdout) as {
+      dir: string,
       institutions: Array<{ name: string, task: string, test: { accuracy: number, auc: number } }>,
       composite: Record<string, { accuracy: number, auc: number }>, compositeBeforeLateSite: Record<string, { accuracy: number, auc: number } | null>, dashboards: unknown[]
     }
@@ -55,6 +56,8 @@ describe('medforge testnet', { timeout: 240_000 }, () => {
     assert.ok(summary.composite.fundus!.auc > 0.8, `the newcomer's task is served by the composite: ${JSON.stringify(summary.composite.fundus)}`)
     assert.ok(summary.compositeBeforeLateSite.pneumonia!.auc > 0, 'the other task is reported before and after')
     assert.equal(summary.dashboards.length, 3)
+    assert.ok(summary.dir.startsWith(temp), `the testnet ran in ${summary.dir}, a temporary directory`)
+    assert.deepEqual(readdirSync(temp), [], 'nothing is left behind')
   })
 
   it('refuses bad flags with status 2', () => {

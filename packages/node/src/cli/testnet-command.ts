@@ -4,7 +4,7 @@
 // one state root, and reports the composite's test metrics next to each site's own module. The
 // dashboards stay up until Ctrl-C unless --exit is given.
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -102,6 +102,9 @@ export async function testnetCommand (args: string[]): Promise<void> {
   const base = values.dir ?? mkdtempSync(join(tmpdir(), 'medforge-testnet-'))
   if (existsSync(base) && readdirSync(base).length > 0) throw new UsageError(`--dir ${base} is not empty`)
   mkdirSync(base, { recursive: true })
+  // Without --dir the files (a few hundred MB of ledgers, blobs and bundles) go when the run ends;
+  // a failed run keeps them for a look at what went wrong, and says where.
+  const removeTemporary = (): void => { if (values.dir === undefined) rmSync(base, { recursive: true, force: true }) }
 
   say(`MedForge testnet: ${plan.length} institutions in ${base}`)
   const baseModel = loadBaseWeights()
@@ -126,11 +129,12 @@ export async function testnetCommand (args: string[]): Promise<void> {
 
   const stopAll = async (): Promise<void> => { await Promise.all(sites.map(async s => await s.daemon?.stop())) }
   let interrupted = false
+  let failed = false
   const onSignal = (): void => {
     if (interrupted) return
     interrupted = true
     say('\nstopping the daemons…')
-    void stopAll().then(() => process.exit(0))
+    void stopAll().then(() => { removeTemporary(); process.exit(0) })
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
@@ -264,10 +268,13 @@ export async function testnetCommand (args: string[]): Promise<void> {
     for (const s of sites) {
       if (s.daemon !== undefined && s.daemon.child.exitCode !== null && !(err instanceof DaemonUnreachableError)) console.error(`${s.name}'s daemon exited:\n${logTail(s.daemon.output())}`)
     }
+    failed = true
+    if (values.dir === undefined) console.error(`the testnet's files are kept in ${base}`)
     throw err
   } finally {
     if (!interrupted) await stopAll()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
+    if (!interrupted && !failed) removeTemporary()
   }
 }
