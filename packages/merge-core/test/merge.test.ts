@@ -8,7 +8,7 @@ import { parseLoraConfig } from '../src/lora-config.ts'
 import { loraModuleFromTensors, moduleTensors } from '../src/lora-module.ts'
 import { dropAndRescale } from '../src/merge/data-free.ts'
 import { electAndMerge, keepTopK, weightedSum } from '../src/merge/f32-ops.ts'
-import { weightedSumSimd } from '../src/merge/f32-simd.ts'
+import { SIMD_CHUNK, SIMD_GROUP, weightedSumSimd } from '../src/merge/f32-simd.ts'
 import { fuse } from '../src/merge/fusion.ts'
 import type { LoraModule, MergeInput, MergeMethod, OrderedInput, ToyData, FusionState } from '../src/index.ts'
 import { toyInputs } from './toy-inputs.ts'
@@ -125,7 +125,9 @@ describe('identities and arithmetic', () => {
 
   it('property: the WebAssembly SIMD weighted sum gives the scalar kernel\'s bits (lengths across chunk edges, signed zeros, extreme magnitudes)', () => {
     const value = fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(0, -0, 1e38, -1e38, 1e-45, 3.4028234663852886e38))
-    fc.assert(fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 60, max: 9000 }), fc.array(fc.double({ min: -4, max: 4, noNaN: true }), { minLength: 40, maxLength: 40 }), fc.integer(), (count, n, weights, seed) => {
+    // Lengths reach past one and two windows of the kernel's memory; counts past one group of inputs.
+    const length = fc.oneof(fc.integer({ min: 60, max: 9000 }), fc.integer({ min: SIMD_CHUNK - 8, max: 2 * SIMD_CHUNK + 8 }))
+    fc.assert(fc.property(fc.integer({ min: 1, max: 3 * SIMD_GROUP }), length, fc.array(fc.double({ min: -4, max: 4, noNaN: true }), { minLength: 40, maxLength: 40 }), fc.integer(), (count, n, weights, seed) => {
       const rng = Xoshiro128.fromString(`simd|${seed}`)
       const pool = fc.sample(value, { numRuns: 64, seed })
       const xs = Array.from({ length: count }, () => Float32Array.from({ length: n }, () => pool[rng.nextU32() % pool.length]!))

@@ -4,13 +4,19 @@
 // do, so both give the same bits (tests compare them; DETERMINISM.md). Inputs are finite (modules
 // are checked on decode), so no NaN payload can differ between engines.
 // The module is assembled here from named opcodes rather than shipped as an opaque blob. Data is
-// streamed through two 16 KiB windows of its memory, so every input is read from RAM once and the
-// arithmetic runs on cache-resident lanes.
+// streamed through windows of its memory: up to GROUP inputs' windows are copied in, then one
+// kernel call folds them all into the output lanes held in registers (acc = acc + w_k·x_k, in
+// input order), so each element's partial sum is loaded and stored once per group, not per input.
 
-/** Floats per window: 16 KiB, a quarter of one wasm page for each of the two windows. */
-export const SIMD_CHUNK = 4096
+/** Floats per window: 64 KiB, so a ViT-B/16 r=16 factor (12,288 floats) is copied in whole. */
+export const SIMD_CHUNK = 16384
+/** Inputs folded per kernel call; more inputs go in successive groups that accumulate. */
+export const SIMD_GROUP = 8
+const WINDOW = SIMD_CHUNK * 4
 const OUT = 0
-const X = SIMD_CHUNK * 4
+const X = WINDOW // input k's window at X + k·WINDOW
+const WEIGHTS = X + SIMD_GROUP * WINDOW
+const PAGES = Math.ceil((WEIGHTS + SIMD_GROUP * 4) / 65536)
 
 const leb = (n: number): number[] => {
   const out: number[] = []
@@ -29,40 +35,46 @@ const vec = (items: number[][]): number[] => [...leb(items.length), ...items.fla
 const op = {
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: 0x0c, brIf: 0x0d,
   localGet: 0x20, localSet: 0x21, i32Const: 0x41, i32GeU: [0x4f], i32Add: [0x6a],
-  v128Load: [0xfd, 0x00, 0x04, 0x00], v128Store: [0xfd, 0x0b, 0x04, 0x00], // memarg: 16-byte alignment, offset 0
-  f32x4Splat: [0xfd, 0x13], f32x4Add: [0xfd, 0xe4, 0x01], f32x4Mul: [0xfd, 0xe6, 0x01]
+  // memargs: alignment 2^4 (v128) or 2^2 (one f32), then a constant byte offset
+  v128Load: (offset: number) => [0xfd, 0x00, 0x04, ...leb(offset)], v128Store: [0xfd, 0x0b, 0x04, 0x00],
+  v128Load32Splat: (offset: number) => [0xfd, 0x09, 0x02, ...leb(offset)],
+  f32x4Add: [0xfd, 0xe4, 0x01], f32x4Mul: [0xfd, 0xe6, 0x01]
 }
 const get = (i: number): number[] => [op.localGet, i]
 const set = (i: number): number[] => [op.localSet, i]
 
-// (out: i32, x: i32, bytes: i32, w: f32); locals 4: i (i32), 5: w in every lane (v128).
-function kernel (accumulate: boolean): number[] {
-  const lanes = [...get(1), ...get(4), ...op.i32Add, ...op.v128Load, ...get(5), ...op.f32x4Mul]
-  const body = [
-    ...get(3), ...op.f32x4Splat, ...set(5),
-    ...op.block, ...op.loop,
-    ...get(4), ...get(2), ...op.i32GeU, op.brIf, 1,
-    ...get(0), ...get(4), ...op.i32Add,
-    ...(accumulate ? [...get(0), ...get(4), ...op.i32Add, ...op.v128Load, ...lanes, ...op.f32x4Add] : lanes),
-    ...op.v128Store,
-    ...get(4), op.i32Const, 16, ...op.i32Add, ...set(4),
-    op.br, 0,
-    ...op.end, ...op.end, ...op.end
-  ]
-  const locals = vec([[1, 0x7f], [1, 0x7b]])
+// (out: i32, x: i32, bytes: i32, weights: i32); locals 4: i (i32), 5…: weight k in every lane (v128).
+// Input k is read at x + k·WINDOW + i (a constant memarg offset, no address arithmetic).
+function kernel (group: number, accumulate: boolean): number[] {
+  const I = 4
+  const W = 5
+  const term = (k: number): number[] => [...get(1), ...get(I), ...op.i32Add, ...op.v128Load(k * WINDOW), ...get(W + k), ...op.f32x4Mul]
+  const body: number[] = []
+  for (let k = 0; k < group; k++) body.push(...get(3), ...op.v128Load32Splat(k * 4), ...set(W + k))
+  body.push(...op.block, ...op.loop, ...get(I), ...get(2), ...op.i32GeU, op.brIf, 1)
+  body.push(...get(0), ...get(I), ...op.i32Add) // the store's address
+  if (accumulate) body.push(...get(0), ...get(I), ...op.i32Add, ...op.v128Load(0), ...term(0), ...op.f32x4Add)
+  else body.push(...term(0))
+  for (let k = 1; k < group; k++) body.push(...term(k), ...op.f32x4Add)
+  body.push(...op.v128Store, ...get(I), op.i32Const, 16, ...op.i32Add, ...set(I), op.br, 0, ...op.end, ...op.end, ...op.end)
+  const locals = vec([[1, 0x7f], [...leb(group), 0x7b]])
   return [...leb(locals.length + body.length), ...locals, ...body]
 }
 
+const name = (group: number, accumulate: boolean): string => `${accumulate ? 'acc' : 'set'}${group}`
+const variants = Array.from({ length: SIMD_GROUP }, (_, i) => i + 1).flatMap(group => [{ group, accumulate: false }, { group, accumulate: true }])
+
 const bytes = new Uint8Array([
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f], [0x7d]]), 0x00]])),
-  ...section(3, vec([[0x00], [0x00]])),
-  ...section(5, vec([[0x00, 0x01]])),
-  ...section(7, vec([[...str('memory'), 0x02, 0x00], [...str('mul'), 0x00, 0x00], [...str('axpy'), 0x00, 0x01]])),
-  ...section(10, [...leb(2), ...kernel(false), ...kernel(true)])
+  ...section(1, vec([[0x60, ...vec([[0x7f], [0x7f], [0x7f], [0x7f]]), 0x00]])),
+  ...section(3, vec(variants.map(() => [0x00]))),
+  ...section(5, vec([[0x00, ...leb(PAGES)]])),
+  ...section(7, vec([[...str('memory'), 0x02, 0x00], ...variants.map((v, i) => [...str(name(v.group, v.accumulate)), 0x00, ...leb(i)])])),
+  ...section(10, vec(variants.map(v => kernel(v.group, v.accumulate))))
 ])
 
-interface Kernels { readonly memory: { readonly buffer: ArrayBuffer }, mul (out: number, x: number, bytes: number, w: number): void, axpy (out: number, x: number, bytes: number, w: number): void }
+type Kernel = (out: number, x: number, bytes: number, weights: number) => void
+interface Kernels { readonly heap: Float32Array, readonly fold: ReadonlyArray<readonly [Kernel, Kernel]> }
 
 // The WebAssembly global, typed narrowly (this project's TypeScript libs do not declare it).
 const wasm = (globalThis as unknown as { WebAssembly?: { Module: new (b: Uint8Array) => object, Instance: new (m: object) => { exports: unknown } } }).WebAssembly
@@ -72,7 +84,10 @@ let kernels: Kernels | null | undefined
 function load (): Kernels | null {
   if (kernels === undefined) {
     try {
-      kernels = wasm === undefined ? null : new wasm.Instance(new wasm.Module(bytes)).exports as Kernels
+      if (wasm === undefined) throw new Error('no WebAssembly')
+      const exports = new wasm.Instance(new wasm.Module(bytes)).exports as Record<string, Kernel> & { memory: { buffer: ArrayBuffer } }
+      const fold = Array.from({ length: SIMD_GROUP + 1 }, (_, g) => [exports[name(Math.max(g, 1), false)]!, exports[name(Math.max(g, 1), true)]!] as const)
+      kernels = { heap: new Float32Array(exports.memory.buffer), fold }
     } catch {
       kernels = null
     }
@@ -87,13 +102,18 @@ function load (): Kernels | null {
 export function weightedSumSimd (xs: readonly Float32Array[], weights: readonly number[], out: Float32Array, end: number): boolean {
   const k = load()
   if (k === null) return false
-  const heap = new Float32Array(k.memory.buffer)
+  const { heap, fold } = k
   for (let start = 0; start < end; start += SIMD_CHUNK) {
     const len = Math.min(SIMD_CHUNK, end - start)
-    for (let i = 0; i < xs.length; i++) {
-      heap.set(xs[i]!.subarray(start, start + len), X / 4)
-      if (i === 0) k.mul(OUT, X, len * 4, weights[0]!)
-      else k.axpy(OUT, X, len * 4, weights[i]!)
+    const whole = len === xs[0]!.length // a whole tensor: copied without making views
+    for (let first = 0; first < xs.length; first += SIMD_GROUP) {
+      const group = Math.min(SIMD_GROUP, xs.length - first)
+      for (let i = 0; i < group; i++) {
+        const x = xs[first + i]!
+        heap.set(whole ? x : x.subarray(start, start + len), (X + i * WINDOW) / 4)
+        heap[WEIGHTS / 4 + i] = weights[first + i]!
+      }
+      fold[group]![first === 0 ? 0 : 1]!(OUT, X, len * 4, WEIGHTS)
     }
     out.set(heap.subarray(OUT / 4, OUT / 4 + len), start)
   }
