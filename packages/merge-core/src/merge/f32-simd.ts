@@ -74,6 +74,7 @@ const bytes = new Uint8Array([
 ])
 
 type Kernel = (out: number, x: number, bytes: number, weights: number) => void
+/** fold[g - 1]: the kernels for a group of g inputs, [starting the sum, adding to it]. */
 interface Kernels { readonly heap: Float32Array, readonly fold: ReadonlyArray<readonly [Kernel, Kernel]> }
 
 // The WebAssembly global, typed narrowly (this project's TypeScript libs do not declare it).
@@ -86,7 +87,7 @@ function load (): Kernels | null {
     try {
       if (wasm === undefined) throw new Error('no WebAssembly')
       const exports = new wasm.Instance(new wasm.Module(bytes)).exports as Record<string, Kernel> & { memory: { buffer: ArrayBuffer } }
-      const fold = Array.from({ length: SIMD_GROUP + 1 }, (_, g) => [exports[name(Math.max(g, 1), false)]!, exports[name(Math.max(g, 1), true)]!] as const)
+      const fold = Array.from({ length: SIMD_GROUP }, (_, i) => [exports[name(i + 1, false)]!, exports[name(i + 1, true)]!] as const)
       kernels = { heap: new Float32Array(exports.memory.buffer), fold }
     } catch {
       kernels = null
@@ -113,7 +114,7 @@ export function weightedSumSimd (xs: readonly Float32Array[], weights: readonly 
         heap.set(whole ? x : x.subarray(start, start + len), (X + i * WINDOW) / 4)
         heap[WEIGHTS / 4 + i] = weights[first + i]!
       }
-      fold[group]![first === 0 ? 0 : 1]!(OUT, X, len * 4, WEIGHTS)
+      fold[group - 1]![first === 0 ? 0 : 1]!(OUT, X, len * 4, WEIGHTS)
     }
     out.set(heap.subarray(OUT / 4, OUT / 4 + len), start)
   }
