@@ -1,8 +1,9 @@
 // The serving side of the transfer benchmark, in its own process as a peer would be: a libp2p
 // node with a blob store holding one random blob per requested size, and a raw TCP server that
-// sends the same bytes. Prints {addr, port, cids} as one JSON line, then serves until killed.
+// sends the same bytes. Prints {addr, port, cids} as one JSON line, then serves until stopped
+// (SIGTERM or SIGINT), when it removes its store.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -11,7 +12,8 @@ import { newIdentity } from '@medforge/protocol'
 import { createMedforgeLibp2p, createBlobStore } from '@medforge/node'
 
 const sizes = process.argv.slice(2).map(Number)
-const store = createBlobStore(mkdtempSync(join(tmpdir(), 'medforge-bench-serve-')))
+const dir = mkdtempSync(join(tmpdir(), 'medforge-bench-serve-'))
+const store = createBlobStore(dir)
 const blobs = new Map<string, Uint8Array>()
 const cids: Record<string, string> = {}
 for (const mb of sizes) {
@@ -46,4 +48,7 @@ const raw = createServer(socket => {
 })
 await new Promise<void>(resolve => raw.listen(0, '127.0.0.1', () => resolve()))
 console.log(JSON.stringify({ addr: node.getMultiaddrs()[0]!.toString(), port: (raw.address() as AddressInfo).port, cids }))
-process.on('SIGTERM', () => process.exit(0))
+// The store holds the blobs (about 210 MB for the full bench): gone when the benchmark stops this server.
+const stop = (): void => { rmSync(dir, { recursive: true, force: true }); process.exit(0) }
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)

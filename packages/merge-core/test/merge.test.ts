@@ -321,11 +321,12 @@ describe('composite export and duplicate inputs', () => {
     assert.equal(same.inputs.length, 1, 'the same module with the same head counts once')
   })
 
-  it('writing into a used --out folder leaves no earlier task head behind', async () => {
-    const { mkdtempSync, readdirSync } = await import('node:fs')
+  it('writing into a used --out folder leaves no earlier task head behind', async (t) => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs')
     const { tmpdir } = await import('node:os')
     const { writeComposite } = await import('../src/index.ts')
     const dir = mkdtempSync(join(tmpdir(), 'medforge-composite-'))
+    t.after(() => { rmSync(dir, { recursive: true, force: true }) })
     const b = model.train('b', model.makeData('b', 24, 'dup-b'), { epochs: 5, seed: 'dup-b' })
     writeComposite(dir, await mergeModules([{ module: a, height: 0 }, { module: b, height: 0 }], { name: 'linear' }))
     assert.equal(readdirSync(join(dir, 'task_heads')).length, 2)
