@@ -4,7 +4,7 @@
 // do, so both give the same bits (tests compare them; DETERMINISM.md). Inputs are finite (modules
 // are checked on decode), so no NaN payload can differ between engines.
 // The module is assembled here from named opcodes rather than shipped as an opaque blob. Data is
-// streamed through windows of its memory: up to GROUP inputs' windows are copied in, then one
+// streamed through windows of its memory: up to SIMD_GROUP inputs' windows are copied in, then one
 // kernel call folds them all into the output lanes held in registers (acc = acc + w_k·x_k, in
 // input order), so each element's partial sum is loaded and stored once per group, not per input.
 
