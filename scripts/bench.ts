@@ -1,6 +1,6 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
 // BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
-//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
+//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,state-root,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
 // propagation-scale (10, 20 and 50 daemons over 6 processes, about 15 minutes) runs only when named.
 // --json FILE also writes every table as JSON (each row an object keyed by the table's columns;
 // the merge and transfer rows with their medians, ranges and sample counts).
@@ -9,6 +9,7 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MERGE_HEADER, benchMerge } from './bench/merge.ts'
+import { STATE_ROOT_HEADER, benchStateRoot } from './bench/state-root.ts'
 import { TRANSFER_HEADER, benchTransfer } from './bench/transfer.ts'
 import { PROPAGATION_HEADER, benchPropagation } from './bench/propagation.ts'
 import { PROPAGATION_SCALE_HEADER, benchPropagationScale } from './bench/propagation-scale.ts'
@@ -29,10 +30,11 @@ const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append
 const quick = values.quick === true
 const only = values.only === undefined ? undefined : new Set(values.only.split(','))
 const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`
-const structured: Record<string, unknown[]> = { merge: [], transfer: [] }
+const structured: Record<string, unknown[]> = { merge: [], 'state-root': [], transfer: [] }
 // optIn: minutes of many daemons on one machine; runs only when --only names it.
 const sections: Array<{ key: string, title: string, header: string, run: () => Promise<string[]>, optIn?: true }> = [
   { key: 'merge', title: 'Merge throughput vs sustained memory copy, interleaved, median of 7 rounds (target: >= 50% of copy for the elementwise methods)', header: MERGE_HEADER, run: async () => await benchMerge(quick, console.log, structured.merge as never) },
+  { key: 'state-root', title: 'State root: the sha256 of a composite vs node:crypto sha256 of as many bytes, and a whole merge with its root vs the copy of its inputs, interleaved, median of 7 rounds', header: STATE_ROOT_HEADER, run: async () => await benchStateRoot(quick, console.log, structured['state-root'] as never) },
   { key: 'transfer', title: 'Blob transfer: libp2p fetch (Noise + Yamux over TCP, hash verified) vs raw TCP in the same processes, median of 7 rounds (target: >= 40%)', header: TRANSFER_HEADER, run: async () => await benchTransfer(quick, console.log, structured.transfer!) },
   { key: 'propagation', title: 'Propagation: publish → every daemon merged and attested (in-process daemons, toy module)', header: PROPAGATION_HEADER, run: async () => await benchPropagation(quick) },
   { key: 'propagation-scale', title: 'Propagation at scale: daemons spread over 6 OS processes, publish → every daemon merged and attested (toy module), p50/p95 of 20 publications', header: PROPAGATION_SCALE_HEADER, run: async () => await benchPropagationScale({ sizes: quick ? [10] : [10, 20, 50], processes: 6, methods: quick ? ['linear'] : ['linear', 'medforge-fusion'], publications: quick ? 5 : 20, idleMs: 10_000 }), optIn: true },

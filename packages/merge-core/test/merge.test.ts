@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { IncompatibleModulesError, InvalidMergeOptionsError, ToyModel, Xoshiro128, combine, combineProduct, fusionStep, loraScaling, headCid, mergeModules, moduleCid, newLoraConfig, canonicalOrder, canonicalMethod, compositeModule } from '../src/index.ts'
+import { IncompatibleModulesError, InvalidMergeOptionsError, ToyModel, Xoshiro128, combine, combineProduct, fusionStep, loraScaling, headCid, mergeModules, moduleCid, newLoraConfig, canonicalOrder, canonicalMethod, compositeModule, mergeComposite } from '../src/index.ts'
 import { parseLoraConfig } from '../src/lora-config.ts'
 import { loraModuleFromTensors, moduleTensors } from '../src/lora-module.ts'
 import { dropAndRescale } from '../src/merge/data-free.ts'
@@ -47,6 +47,9 @@ describe('golden vectors', () => {
     it(`state root of ${key}`, async () => {
       const result = await mergeModules(inputs, JSON.parse(key) as MergeMethod, { evaluator })
       assert.equal(result.stateRoot, expected)
+      // mergeComposite is the same merge before its root: same composite, weights and steps.
+      const { stateRoot: _root, ...merged } = result
+      assert.deepEqual(await mergeComposite(inputs, JSON.parse(key) as MergeMethod, { evaluator }), merged)
     })
   }
 })

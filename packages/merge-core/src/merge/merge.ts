@@ -34,40 +34,43 @@ export interface MergeOptions<D> {
   readonly resumeFrom?: FusionState
 }
 
+/** A merge's result before its state root: what the arithmetic produces (see mergeModules). */
+export type MergedComposite = Omit<MergeResult, 'stateRoot'>
+
 export async function mergeModules<D> (inputs: readonly MergeInput<D>[], method: MergeMethod, options: MergeOptions<D> = {}): Promise<MergeResult> {
+  const merged = await mergeComposite(inputs, method, options)
+  // A weighted method's input weights are committed to; a Mixture's weights are its composite, hashed with it.
+  const inputWeights = merged.composite.kind === 'mixture' ? undefined : merged.weights
+  return { ...merged, stateRoot: stateRoot(merged.method, merged.inputs.map(i => i.cid), merged.composite, inputWeights) }
+}
+
+/** The composite alone: mergeModules without hashing it into a state root (benchmarks time the two apart). */
+export async function mergeComposite<D> (inputs: readonly MergeInput<D>[], method: MergeMethod, options: MergeOptions<D> = {}): Promise<MergedComposite> {
   const canonical = canonicalMethod(method, options.evaluator?.id)
   const ordered = canonicalOrder(inputs)
   assertCompatible(ordered)
-  const cids = ordered.map(i => i.cid)
   const base = { engineVersion: ENGINE_VERSION, method: canonical, inputs: ordered }
-  if (ordered.length === 0) {
-    const composite: Composite = { kind: 'empty' }
-    return { ...base, composite, stateRoot: stateRoot(canonical, cids, composite) }
-  }
+  if (ordered.length === 0) return { ...base, composite: { kind: 'empty' } }
   switch (canonical.name) {
     case 'linear':
     case 'task-arithmetic':
     case 'ties':
     case 'dare': {
       const { module, weights } = mergeDataFree(ordered, canonical)
-      const composite: Composite = { kind: 'adapter', module }
-      return { ...base, composite, weights, stateRoot: stateRoot(canonical, cids, composite, weights) }
+      return { ...base, composite: { kind: 'adapter', module }, weights }
     }
     case 'medforge-fusion':
     case 'medforge-fusion-product': {
       const state = await fuse(ordered, canonical, requireEvaluator(options), options.resumeFrom)
-      const composite: Composite = { kind: 'adapter', module: state.module }
-      return { ...base, composite, steps: state.steps, stateRoot: stateRoot(canonical, cids, composite) }
+      return { ...base, composite: { kind: 'adapter', module: state.module }, steps: state.steps }
     }
     case 'medforge-regmean': {
       const { module, weights } = regmean(ordered, canonical)
-      const composite: Composite = { kind: 'adapter', module }
-      return { ...base, composite, weights, stateRoot: stateRoot(canonical, cids, composite, weights) }
+      return { ...base, composite: { kind: 'adapter', module }, weights }
     }
     case 'medforge-mixture': {
       const state = await mix(ordered, canonical, requireEvaluator(options))
-      const composite: Composite = { kind: 'mixture', weights: state.weights }
-      return { ...base, composite, weights: state.weights, steps: state.steps, stateRoot: stateRoot(canonical, cids, composite) }
+      return { ...base, composite: { kind: 'mixture', weights: state.weights }, weights: state.weights, steps: state.steps }
     }
   }
 }
