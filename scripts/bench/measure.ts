@@ -15,6 +15,16 @@ export function statsOf (xs: readonly number[]): Stats {
   return { median: s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2, min: s[0]!, max: s.at(-1)!, samples: s.length }
 }
 
+/**
+ * The nearest-rank percentile: the smallest sample with at least a fraction `p` of the samples at or
+ * below it (p95 of 20 samples is the 19th smallest, not the largest).
+ */
+export function percentile (xs: readonly number[], p: number): number {
+  if (xs.length === 0) throw new RangeError('percentile of no samples')
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length, Math.max(1, Math.ceil(p * s.length))) - 1]!
+}
+
 /** Seconds per call of `fn`: calls repeated inside one sample until it lasts at least `minSampleS`. */
 async function sample (fn: () => unknown, calls: number): Promise<number> {
   const t0 = process.hrtime.bigint()

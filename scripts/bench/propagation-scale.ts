@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { readModuleBundle } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
-import { statsOf } from './measure.ts'
+import { percentile, statsOf } from './measure.ts'
 
 export const PROPAGATION_SCALE_HEADER = '| daemons | processes | method | publications | p50 ms | p95 ms | max ms | daemon 0: peers, RSS MiB | refusals, all daemons | warm-up publication ms | CPU-s per publication, all processes | idle CPU-s per s | full mesh after s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|'
 
@@ -143,8 +143,7 @@ export async function benchPropagationScale (options: { sizes: number[], process
         // The profiles are written before the hosts are stopped.
         if (options.signalPublishing === true) { for (const c of children) c.kill('SIGUSR2'); await new Promise(r => setTimeout(r, 3000)) }
         const s = statsOf(times)
-        const sorted = [...times].sort((a, b) => a - b)
-        const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))]!
+        const p95 = percentile(times, 0.95)
         const zero = await get(`${daemons[0]!.url}/status`)
         // Refusals summed over every daemon: an ignored or rejected attestation is one a daemon
         // waits for until sync brings it, so any here explain a slow tail.

@@ -6,10 +6,10 @@ import { startDaemon, readModuleBundle } from '@medforge/node'
 import type { Daemon } from '@medforge/node'
 import { createTestnet, makeBundle } from '../../test/support/testnet-fixture.ts'
 import { join } from 'node:path'
+import { percentile } from './measure.ts'
 
 export const PROPAGATION_HEADER = '| daemons | method | publications | p50 ms | p95 ms | max ms | warm-up publication ms |\n|---|---|---|---|---|---|---|'
 
-const percentile = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]! }
 
 async function until (check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -48,6 +48,7 @@ export async function benchPropagation (quick: boolean, log: (line: string) => v
           void a
         }
         const row = `| ${n} | ${method} | ${publications} | ${percentile(times, 0.5).toFixed(0)} | ${percentile(times, 0.95).toFixed(0)} | ${Math.max(...times).toFixed(0)} | ${warmup.toFixed(0)} |`
+        console.error(`propagation ${n} ${method}: ${times.map(t => t.toFixed(0)).join(' ')}`)
         log(row)
         rows.push(row)
       } finally {
