@@ -1,5 +1,5 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
-// BENCHMARKS.md with the date and machine. About 4 minutes on 2 cores.
+// BENCHMARKS.md with the date and machine. About 9 minutes on 2 cores.
 //   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,state-root,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
 // propagation-scale (10, 20 and 50 daemons over 6 processes, about 15 minutes) runs only when named.
 // --json FILE also writes every table as JSON (each row an object keyed by the table's columns;
