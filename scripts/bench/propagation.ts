@@ -10,7 +10,6 @@ import { percentile } from './measure.ts'
 
 export const PROPAGATION_HEADER = '| daemons | method | publications | p50 ms | p95 ms | max ms | warm-up publication ms |\n|---|---|---|---|---|---|---|'
 
-
 async function until (check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!check()) {
