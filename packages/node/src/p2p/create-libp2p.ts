@@ -81,8 +81,8 @@ const LOOPBACK = new Set(['127.0.0.1', '::1'])
  * or when the previous one is still in flight) cut healthy connections whenever the event loop
  * is busy for a few seconds: 50 daemons on 2 cores aborted ~1,500 connections while starting,
  * each redialled with a Noise handshake, identify, fresh gossip meshes and a sync. Every 60 s
- * (not 30): each ping is a new stream, and 50 daemons pinging 49 peers twice a minute was part of
- * an idle network's load (BENCHMARKS, issue 16 part 9). A hung peer is found within 85 s (a
+ * (not 30), over one stream per connection: 50 daemons pinging 49 peers was part of an idle
+ * network's load (BENCHMARKS, issue 16 parts 9 and 14). A hung peer is found within 85 s (a
  * crashed one at once, by TCP); a slow one is no longer disconnected. libp2p's own monitor is off:
  * it pings all of a node's connections in one instant (liveness-monitor.ts).
  */
