@@ -1,6 +1,6 @@
 // The peer exchange: adverts back off once the network knows itself, a member that was alone
 // announces itself quickly when it gains peers (members with peers stay quiet), and members dial
-// only advertised members.
+// only advertised members; a member connected to every other member stays quiet.
 import { describe, it, mock } from 'node:test'
 import assert from 'node:assert/strict'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
@@ -17,11 +17,12 @@ async function fakeLibp2p () {
   const dials: string[][] = []
   const listeners: Listener[] = []
   const subscribers: string[] = []
+  const connected: string[] = []
   const validators = new Map<string, (peer: unknown, msg: { data: Uint8Array }) => TopicValidatorResult>()
   const libp2p = {
     peerId: { toString: () => self.peerId },
     getMultiaddrs: () => [multiaddr('/ip4/127.0.0.1/tcp/4001')],
-    getConnections: () => [],
+    getConnections: () => connected.map(id => ({ remotePeer: { toString: () => id } })),
     dial: async (addrs: Array<{ toString: () => string }>) => { dials.push(addrs.map(a => a.toString())) },
     services: {
       pubsub: {
@@ -38,7 +39,7 @@ async function fakeLibp2p () {
   const subscribe = (topic: string): void => { subscribers.push(topic); for (const l of listeners) l(new CustomEvent('subscription-change', { detail: { subscriptions: [{ topic, subscribe: true }] } })) }
   // Ticks (mock timers) until the next periodic advert: the one after it is then 45 s or more away.
   const untilAdvert = (): void => { const n = published.length; for (let t = 0; t < 80 && published.length === n; t++) mock.timers.tick(1000) }
-  return { libp2p, self, published, dials, validators, subscribe, listeners, untilAdvert }
+  return { libp2p, self, published, dials, validators, subscribe, listeners, untilAdvert, connected }
 }
 
 describe('peer exchange', () => {
@@ -127,5 +128,23 @@ describe('peer exchange', () => {
     assert.equal(validate(null, advert(member.peerId, 'other')), TopicValidatorResult.Reject)
     assert.equal(validate(null, { data: Uint8Array.of(1, 2, 3) }), TopicValidatorResult.Reject)
     assert.equal(f.dials.length, 1)
+  })
+  it('stays quiet while connected to every other member, and advertises again when one is missing', async () => {
+    const f = await fakeLibp2p()
+    const others = ['12D3KooWother1', '12D3KooWother2']
+    f.connected.push(...others)
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 })
+    try {
+      const px = createPeerExchange({ libp2p: f.libp2p, network: 'n', isMember: () => true, members: () => [f.self.peerId, ...others], intervalMs: 5000, maxIntervalMs: 60_000 })
+      px.start()
+      for (let t = 0; t < 300; t++) mock.timers.tick(1000)
+      assert.equal(f.published.length, 0, 'adverts while every member is connected')
+      f.connected.pop()
+      f.untilAdvert()
+      assert.equal(f.published.length, 1, 'no advert within a periodic interval (at most 75 s) once a member is missing')
+      px.stop()
+    } finally {
+      mock.timers.reset()
+    }
   })
 })

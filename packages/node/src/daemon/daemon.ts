@@ -125,7 +125,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })
   const runtimes = new Map<string, NetworkRuntime>()
   for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, onRevision: async revision => { await daemon.applyRevision(revision) }, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
-  const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember }))
+  const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember, members: () => { const st = runtimes.get(s.network)?.state; return st === undefined ? [] : [...st.members.keys()].filter(m => !st.revoked.has(m)) } }))
   /** Each connected peer's listen addresses, from its identify message (bounded by the connections). */
   const listenAddrs = new Map<string, string[]>()
   const cursors = new Map<string, number>()

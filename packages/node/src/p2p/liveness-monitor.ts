@@ -4,7 +4,7 @@
 // two cores (BENCHMARKS.md, issue 16 part 10). Here a connection is first pinged at a random point of
 // the interval after it is seen, then once an interval. And each ping is no longer a new stream:
 // opening one (multistream-select, a peer-store write at both ends, three loggers) cost far more than
-// the 32 bytes it carried, and at 50 daemons those streams were a third of an idle network's CPU
+// the 32 bytes it carried, and at 50 daemons those streams were 20-40% of an idle network's CPU
 // (part 14). Between MedForge daemons the pings go over one stream per connection
 // (/medforge/liveness/1.0.0, served here); a peer without it is pinged with /ipfs/ping/1.0.0, a
 // stream per ping. A ping that fails or times out aborts the connection (a hung peer is dropped

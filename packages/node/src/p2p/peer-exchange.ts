@@ -6,7 +6,10 @@
 // Members that already have peers stay quiet when someone new connects: every advert reaches every
 // member, and answering every new connection cost N² adverts while a network of N formed (at 50
 // daemons, 10 new adverts a second: one daemon took 12,820 advert deliveries in 255 s against
-// 1,025 attestation deliveries, and the reconnections that load caused prompted more).
+// 1,025 attestation deliveries, and the reconnections that load caused prompted more). A member
+// connected to every other member skips its advert: each of them already has its addresses, and
+// in a formed network the adverts (each flooded, then announced by IHAVE gossip every heartbeat it
+// stayed in the message cache) were most of what an idle network sent (BENCHMARKS, issue 16 part 14).
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MalformedError, TooLargeError, decodePeerAdvert, encodePeerAdvert, peerAdvertTopic } from '@medforge/protocol'
@@ -16,6 +19,8 @@ export interface PeerExchangeComponents {
   readonly libp2p: MedforgeLibp2p
   readonly network: string
   readonly isMember: (peerId: string) => boolean
+  /** The network's current members (this node among them); absent: always advertise. */
+  readonly members?: () => Iterable<string>
   /** The first interval between adverts (doubled after each up to maxIntervalMs). */
   readonly intervalMs?: number
   readonly maxIntervalMs?: number
@@ -31,7 +36,7 @@ export interface PeerExchangeComponents {
 
 export interface PeerExchange { start (): void, stop (): void }
 
-export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 5000, maxIntervalMs = 60_000, answerDelayMs = 1500, fewPeers = 3 }: PeerExchangeComponents): PeerExchange {
+export function createPeerExchange ({ libp2p, network, isMember, members, intervalMs = 5000, maxIntervalMs = 60_000, answerDelayMs = 1500, fewPeers = 3 }: PeerExchangeComponents): PeerExchange {
   const topic = peerAdvertTopic(network)
   const pubsub = libp2p.services.pubsub
   let timer: NodeJS.Timeout | undefined
@@ -62,9 +67,18 @@ export function createPeerExchange ({ libp2p, network, isMember, intervalMs = 50
     if (dueAt - Date.now() > answerDelayMs) schedule(answerDelayMs)
   }
 
+  /** Whether some other member is not connected to this node (and so may need its addresses). */
+  const someoneMissing = (): boolean => {
+    if (members === undefined) return true
+    const self = libp2p.peerId.toString()
+    const connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
+    for (const m of members()) if (m !== self && !connected.has(m)) return true
+    return false
+  }
+
   const advertise = (): void => {
     const addresses = libp2p.getMultiaddrs().map(a => a.toString()).slice(0, 16)
-    if (addresses.length === 0) return
+    if (addresses.length === 0 || !someoneMissing()) return
     void pubsub.publish(topic, encodePeerAdvert({ type: 'peer-advert', network, peerId: libp2p.peerId.toString(), addresses, at: Date.now() })).catch(() => {})
   }
 
