@@ -23,6 +23,10 @@ describe('ledger', () => {
     assert.deepEqual(ledger.recordIdsAfter('net', 0, 1).map(r => r.cid), ['r1'])
     // By CID, in the order asked; an unknown CID and another network's record are left out.
     assert.deepEqual(ledger.recordsById('net', ['r2', 'nope', 'r3', 'r1']).map(b => [...b]), [[2], [1]])
+    // The CIDs a sync inventory lists that are not stored, in the order listed (any network's record is known).
+    assert.deepEqual(ledger.unknownRecords(['x1', 'r2', 'x2', 'r3', 'r1', 'x1']), ['x1', 'x2', 'x1'])
+    assert.deepEqual(ledger.unknownRecords([]), [])
+    assert.deepEqual(ledger.unknownRecords(['a"b\\c', "it's"]), ['a"b\\c', "it's"], 'any string is only data to the query')
     ledger.close()
     const reopened = new Ledger(path)
     assert.equal(reopened.recordCount('net'), 2)

@@ -54,12 +54,12 @@ describe('serving members only', () => {
   it('refuses a non-member that got through (membersOnly off) blobs and records; serves a member', async () => {
     const stranger = await connect(await newIdentity())
     await assert.rejects(fetchBlob(stranger, daemon.libp2p.peerId, moduleBlob, { maxBytes: 1 << 20, signal: AbortSignal.timeout(5000) }), (err: unknown) => err instanceof RemoteStatusError && /not a member/.test(err.message))
-    await assert.rejects(syncFrom(stranger, daemon.libp2p.peerId, { network, maxRecordBytes: 16384, isKnown: () => false, signal: AbortSignal.timeout(5000), onRecords: async () => { assert.fail('no record may reach a non-member') } }))
+    await assert.rejects(syncFrom(stranger, daemon.libp2p.peerId, { network, maxRecordBytes: 16384, unknown: ids => [...ids], signal: AbortSignal.timeout(5000), onRecords: async () => { assert.fail('no record may reach a non-member') } }))
     const friend = await connect(member)
     const bytes = await fetchBlob(friend, daemon.libp2p.peerId, moduleBlob, { maxBytes: 1 << 20, signal: AbortSignal.timeout(5000) })
     assert.ok(bytes.length > 0)
     let received = 0
-    await syncFrom(friend, daemon.libp2p.peerId, { network, maxRecordBytes: 16384, isKnown: () => false, signal: AbortSignal.timeout(5000), onRecords: async records => { received += records.length } })
+    await syncFrom(friend, daemon.libp2p.peerId, { network, maxRecordBytes: 16384, unknown: ids => [...ids], signal: AbortSignal.timeout(5000), onRecords: async records => { received += records.length } })
     assert.ok(received >= 1, 'the member pages through the records')
   })
 })

@@ -46,14 +46,14 @@ describe('sync exchange', () => {
   it('fetches only the records the asker lacks, in the peer\'s order, and resumes from the cursor', async () => {
     const known = new Set(all.filter((_, i) => i % 3 !== 0).map(b => cidOfCanonicalBytes(b)))
     const got: Uint8Array[] = []
-    const first = await syncFrom(client, server.peerId, { network: NETWORK, maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), isKnown: id => known.has(id), onRecords: async r => { got.push(...r) } })
+    const first = await syncFrom(client, server.peerId, { network: NETWORK, maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), unknown: ids => ids.filter(id => !known.has(id)), onRecords: async r => { got.push(...r) } })
     const expected = all.filter((_, i) => i % 3 === 0)
     assert.equal(first.received, expected.length)
     assert.deepEqual(got, expected)
     assert.equal(first.cursor, count)
 
     // Nothing after the cursor: one inventory, nothing fetched.
-    const again = await syncFrom(client, server.peerId, { network: NETWORK, maxRecordBytes: 16384, after: first.cursor, signal: AbortSignal.timeout(10_000), isKnown: () => false, onRecords: async () => { assert.fail('nothing is new') } })
+    const again = await syncFrom(client, server.peerId, { network: NETWORK, maxRecordBytes: 16384, after: first.cursor, signal: AbortSignal.timeout(10_000), unknown: ids => [...ids], onRecords: async () => { assert.fail('nothing is new') } })
     assert.deepEqual(again, { received: 0, cursor: count })
   })
 
@@ -74,7 +74,7 @@ describe('sync exchange', () => {
     })
     await client.dial(multiaddr(peer.getMultiaddrs()[0]!.toString()))
     const got: Uint8Array[] = []
-    const result = await syncFrom(client, peer.peerId, { network: NETWORK, maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), isKnown: () => false, onRecords: async r => { got.push(...r) } })
+    const result = await syncFrom(client, peer.peerId, { network: NETWORK, maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), unknown: ids => [...ids], onRecords: async r => { got.push(...r) } })
     assert.deepEqual(got, all.slice(0, 3))
     assert.deepEqual(asked.map(a => a.length), [6, 5, 4, 3])
     assert.deepEqual(result, { received: 3, cursor: 6 })
@@ -90,13 +90,13 @@ describe('sync exchange', () => {
     })
     await client.dial(multiaddr(hostile.getMultiaddrs()[0]!.toString()))
     await assert.rejects(
-      syncFrom(client, hostile.peerId, { network: NETWORK, maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), isKnown: () => false, onRecords: async () => { assert.fail('an unasked record must not be handled') } }),
+      syncFrom(client, hostile.peerId, { network: NETWORK, maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), unknown: ids => [...ids], onRecords: async () => { assert.fail('an unasked record must not be handled') } }),
       (err: unknown) => err instanceof MalformedError && /not asked for/.test(err.message))
   })
 
   it('serves nothing of a network it has not joined, and no other network\'s records by CID', async () => {
     let received = 0
-    const other = await syncFrom(client, server.peerId, { network: 'net-b', maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), isKnown: () => false, onRecords: async r => { received += r.length } })
+    const other = await syncFrom(client, server.peerId, { network: 'net-b', maxRecordBytes: 16384, signal: AbortSignal.timeout(10_000), unknown: ids => [...ids], onRecords: async r => { received += r.length } })
     assert.deepEqual([other.received, received], [0, 0])
     assert.deepEqual(ledger.recordsById(NETWORK, [cidOfCanonicalBytes(record(-1))]), [])
   })

@@ -142,7 +142,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
           after: cursors.get(key) ?? 0,
           maxRecordBytes: runtime.state.manifest.limits.maxMessageBytes,
           signal: AbortSignal.timeout(30_000),
-          isKnown: id => ledger.hasRecord(id),
+          unknown: ids => ledger.unknownRecords(ids),
           onRecords: async records => {
             for (const r of records) {
               // A record we could not store must be asked for again: stop before the cursor moves past it.

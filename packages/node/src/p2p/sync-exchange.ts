@@ -68,8 +68,8 @@ export interface SyncOptions {
   readonly network: string
   readonly maxRecordBytes: number
   readonly signal: AbortSignal
-  /** Whether this node already has a record (by CID): those are not fetched. */
-  readonly isKnown: (id: string) => boolean
+  /** Of the record CIDs a page lists, the ones this node lacks (in the order given): only those are fetched. */
+  readonly unknown: (ids: readonly string[]) => string[]
   /** Called with the fetched records, in the peer's order; the next batch is asked for once it returns. */
   readonly onRecords: (records: readonly Uint8Array[]) => Promise<void>
   readonly maxPages?: number
@@ -86,7 +86,7 @@ export async function syncFrom (libp2p: Libp2p, peer: PeerId, options: SyncOptio
   let total = 0
   for (let page = 0; page < (options.maxPages ?? 10_000); page++) {
     const inv = decodeSyncInventory(await ask(libp2p, peer, { want: 'ids', network: options.network, after, limit: MAX_SYNC_INVENTORY }, options.signal))
-    let missing = inv.ids.filter(id => !options.isKnown(id))
+    let missing = options.unknown(inv.ids)
     while (missing.length > 0) {
       const batch = missing.slice(0, MAX_SYNC_PAGE)
       const { records } = decodeSyncRecords(await ask(libp2p, peer, { want: 'records', network: options.network, ids: batch }, options.signal), options.maxRecordBytes)
