@@ -1,7 +1,8 @@
 // Liveness pings: an answering peer keeps its connection and gets a round-trip time, a hung one
 // (the ping protocol opened, never answered) loses it, the pings of many connections are spread
 // over the interval instead of sent in one instant as libp2p's connection monitor does, pings
-// between monitors share one stream per connection, and the server bounds what a peer may send.
+// between monitors share one stream per connection (a new one when the peer reset it), and the
+// server bounds what a peer may send.
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createLibp2p } from 'libp2p'
@@ -94,6 +95,29 @@ describe('liveness monitor', () => {
     assert.equal(typeof conn.rtt, 'number', 'a round-trip time was measured')
     assert.ok(pings >= 4, `${pings} pings in 1.5 s at one per 200 ms`)
     assert.equal(streams, 1, `${streams} streams for ${pings} pings`)
+  })
+
+  it('replaces a kept stream the peer reset between pings, keeping the connection', async () => {
+    const w = await watcher({ intervalMs: 200, timeoutMs: 150, minPingGapMs: 100 })
+    const p = await createLibp2p({ ...listen() })
+    nodes.push(p)
+    let streams = 0
+    let pings = 0
+    // A peer whose service restarts after every ping: it answers, then resets the stream.
+    await p.handle(LIVENESS_PROTOCOL, async stream => {
+      streams++
+      for await (const chunk of stream) {
+        pings += chunk.byteLength / 32
+        stream.send(chunk)
+        stream.abort(new Error('service restarted'))
+      }
+    })
+    const conn = await w.dial(p.getMultiaddrs()[0]!)
+    await sleep(1500)
+    assert.ok(pings >= 3, `${pings} pings answered in 1.5 s at one per 200 ms`)
+    assert.equal(streams, pings, 'each ping after a reset went on a new stream')
+    assert.equal(conn.status, 'open', 'a reset between pings was counted as a failed ping')
+    assert.deepEqual(w.getConnections(p.peerId).map(c => c.id), [conn.id])
   })
 
   it('two monitors keep their connection and measure it', async () => {
