@@ -79,46 +79,44 @@ describe('liveness monitor', () => {
     assert.ok(Math.max(...times) - Math.min(...times) > 200, `first pings within ${Math.max(...times) - Math.min(...times)} ms of each other`)
     for (const p of peers) assert.equal(w.getConnections(p.peerId)[0]?.status, 'open')
   })
-  it('pings a monitor over one stream per connection, many times', async () => {
-    const w = await watcher({ intervalMs: 200, timeoutMs: 150, minPingGapMs: 100 })
-    const p = await createLibp2p({ ...listen() })
-    nodes.push(p)
+  /** A peer that echoes liveness pings and counts them and their streams; `resetAfterEcho`: its service restarts after every ping. */
+  async function echoPeer (resetAfterEcho = false): Promise<{ node: Libp2p, streams: () => number, pings: () => number }> {
+    const node = await createLibp2p({ ...listen() })
+    nodes.push(node)
     let streams = 0
     let pings = 0
-    await p.handle(LIVENESS_PROTOCOL, async stream => {
+    await node.handle(LIVENESS_PROTOCOL, async stream => {
       streams++
-      for await (const chunk of stream) { pings += chunk.byteLength / 32; stream.send(chunk) }
+      for await (const chunk of stream) {
+        pings += chunk.byteLength / 32
+        stream.send(chunk)
+        if (resetAfterEcho) stream.abort(new Error('service restarted'))
+      }
     })
-    const conn = await w.dial(p.getMultiaddrs()[0]!)
+    return { node, streams: () => streams, pings: () => pings }
+  }
+
+  it('pings a monitor over one stream per connection, many times', async () => {
+    const w = await watcher({ intervalMs: 200, timeoutMs: 150, minPingGapMs: 100 })
+    const p = await echoPeer()
+    const conn = await w.dial(p.node.getMultiaddrs()[0]!)
     await sleep(1500)
     assert.equal(conn.status, 'open')
     assert.equal(typeof conn.rtt, 'number', 'a round-trip time was measured')
-    assert.ok(pings >= 4, `${pings} pings in 1.5 s at one per 200 ms`)
-    assert.equal(streams, 1, `${streams} streams for ${pings} pings`)
+    assert.ok(p.pings() >= 4, `${p.pings()} pings in 1.5 s at one per 200 ms`)
+    assert.equal(p.streams(), 1, `${p.streams()} streams for ${p.pings()} pings`)
   })
 
   it('replaces a kept stream the peer reset between pings, keeping the connection', async () => {
     // A stream per ping, as with /ipfs/ping: the timeout leaves room for opening one on a busy machine.
     const w = await watcher({ intervalMs: 300, timeoutMs: 250, minPingGapMs: 100 })
-    const p = await createLibp2p({ ...listen() })
-    nodes.push(p)
-    let streams = 0
-    let pings = 0
-    // A peer whose service restarts after every ping: it answers, then resets the stream.
-    await p.handle(LIVENESS_PROTOCOL, async stream => {
-      streams++
-      for await (const chunk of stream) {
-        pings += chunk.byteLength / 32
-        stream.send(chunk)
-        stream.abort(new Error('service restarted'))
-      }
-    })
-    const conn = await w.dial(p.getMultiaddrs()[0]!)
+    const p = await echoPeer(true)
+    const conn = await w.dial(p.node.getMultiaddrs()[0]!)
     await sleep(1500)
-    assert.ok(pings >= 3, `${pings} pings answered in 1.5 s at one per 300 ms`)
-    assert.equal(streams, pings, 'each ping after a reset went on a new stream')
+    assert.ok(p.pings() >= 3, `${p.pings()} pings answered in 1.5 s at one per 300 ms`)
+    assert.equal(p.streams(), p.pings(), 'each ping after a reset went on a new stream')
     assert.equal(conn.status, 'open', 'a reset between pings was counted as a failed ping')
-    assert.deepEqual(w.getConnections(p.peerId).map(c => c.id), [conn.id])
+    assert.deepEqual(w.getConnections(p.node.peerId).map(c => c.id), [conn.id])
   })
 
   it('two monitors keep their connection and measure it', async () => {
