@@ -92,6 +92,11 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   let states = await Promise.all(config.networks.map(async n => await loadNetworkState(dataDir.loadChain(n))))
   const membersOnly = options.membersOnly ?? config.membersOnly
   const isMember = (peerId: string): boolean => states.some(s => s.members.has(peerId) && !s.revoked.has(peerId))
+  /** A network's members under its current manifest (revisions replace `states`), the revoked left out. */
+  const activeMembers = (network: string): string[] => {
+    const s = states.find(x => x.network === network)
+    return s === undefined ? [] : [...s.members.keys()].filter(m => !s.revoked.has(m))
+  }
   const maxMessageBytes = Math.max(...states.map(s => s.manifest.limits.maxMessageBytes))
   const ledger = new Ledger(dataDir.ledgerPath)
   const blobs = createBlobStore(dataDir.blobDir, options.maxBlobBytes === undefined ? {} : { maxBytes: options.maxBlobBytes })
@@ -125,7 +130,7 @@ export async function startDaemon (options: DaemonOptions): Promise<Daemon> {
   const compute = createComputeWorkers({ blobDir: dataDir.blobDir, log, ...options.compute })
   const runtimes = new Map<string, NetworkRuntime>()
   for (const state of states) runtimes.set(state.network, createNetworkRuntime({ libp2p, ledger, blobs, compute, identity, events, state, penalties, log, onRevision: async revision => { await daemon.applyRevision(revision) }, ...(options.runtime === undefined ? {} : { options: options.runtime }) }))
-  const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember, members: () => { const st = runtimes.get(s.network)?.state; return st === undefined ? [] : [...st.members.keys()].filter(m => !st.revoked.has(m)) } }))
+  const exchanges: PeerExchange[] = states.map(s => createPeerExchange({ libp2p, network: s.network, isMember, members: () => activeMembers(s.network) }))
   /** Each connected peer's listen addresses, from its identify message (bounded by the connections). */
   const listenAddrs = new Map<string, string[]>()
   const cursors = new Map<string, number>()
