@@ -1,6 +1,8 @@
 // npm run bench — everything measured side by side in one run, printed as tables and appended to
 // BENCHMARKS.md with the date and machine. About 9 minutes on 2 cores.
-//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--only merge,state-root,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
+//   node scripts/bench.ts [--quick] [--no-append] [--json FILE] [--default-allocator] [--only merge,state-root,transfer,propagation,propagation-scale,search,training,memory,responsiveness]
+// The bench runs itself with glibc's malloc thresholds pinned (bench/pinned-allocator.ts), unless
+// --default-allocator or a MALLOC_ variable of the user's own says otherwise.
 // propagation-scale (10, 20 and 50 daemons over 6 processes, about 15 minutes) runs only when named.
 // --json FILE also writes every table as JSON (each row an object keyed by the table's columns;
 // the merge and transfer rows with their medians, ranges and sample counts).
@@ -9,6 +11,7 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MERGE_HEADER, benchMerge } from './bench/merge.ts'
+import { allocatorLabel, runWithPinnedAllocator } from './bench/pinned-allocator.ts'
 import { STATE_ROOT_HEADER, benchStateRoot } from './bench/state-root.ts'
 import { TRANSFER_HEADER, benchTransfer } from './bench/transfer.ts'
 import { PROPAGATION_HEADER, benchPropagation } from './bench/propagation.ts'
@@ -26,10 +29,11 @@ process.on('uncaughtException', err => {
   process.exit(1)
 })
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' }, json: { type: 'string' } } })
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, 'no-append': { type: 'boolean' }, only: { type: 'string' }, json: { type: 'string' }, 'default-allocator': { type: 'boolean' } } })
+runWithPinnedAllocator(values['default-allocator'] === true)
 const quick = values.quick === true
 const only = values.only === undefined ? undefined : new Set(values.only.split(','))
-const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`
+const machine = `node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim() ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${allocatorLabel()}`
 const structured: Record<string, unknown[]> = { merge: [], 'state-root': [], transfer: [] }
 // optIn: minutes of many daemons on one machine; runs only when --only names it.
 const sections: Array<{ key: string, title: string, header: string, run: () => Promise<string[]>, optIn?: true }> = [
