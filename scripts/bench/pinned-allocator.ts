@@ -2,9 +2,9 @@
 // process allocated before, so the same merge paid for faulting its output in on one run and not on
 // the next: allocating and filling a 10x composite (48 blocks of 491 KB) took 1,201 page faults
 // under the defaults and 105 with fixed thresholds, and the merge rows moved by up to a third
-// between runs (BENCHMARKS.md, issue 16 parts 13 and 16). The bench therefore runs itself with fixed thresholds;
-// the processes it starts (daemons, propagation hosts, the transfer server) get the machine's
-// defaults again, as a deployed daemon has, so the memory rows are not inflated by them.
+// between runs (BENCHMARKS.md, issue 16 parts 13 and 16). The bench therefore runs itself with
+// fixed thresholds; the processes it starts (daemons, propagation hosts, the transfer server) get
+// the machine's defaults again, as a deployed daemon has, so the memory rows are not inflated.
 import { spawnSync } from 'node:child_process'
 
 export const PINNED_MALLOC: Readonly<Record<string, string>> = {

@@ -79,21 +79,27 @@ describe('liveness monitor', () => {
     assert.ok(Math.max(...times) - Math.min(...times) > 200, `first pings within ${Math.max(...times) - Math.min(...times)} ms of each other`)
     for (const p of peers) assert.equal(w.getConnections(p.peerId)[0]?.status, 'open')
   })
-  /** A peer that echoes liveness pings and counts them and their streams; `resetAfterEcho`: its service restarts after every ping. */
-  async function echoPeer (resetAfterEcho = false): Promise<{ node: Libp2p, streams: () => number, pings: () => number }> {
+  /**
+   * A peer that echoes liveness pings and counts them, the streams opened and the streams that
+   * carried a ping (one just opened may not have yet); `resetAfterEcho`: its service restarts after every ping.
+   */
+  async function echoPeer (resetAfterEcho = false): Promise<{ node: Libp2p, streams: () => number, streamsWithPings: () => number, pings: () => number }> {
     const node = await createLibp2p({ ...listen() })
     nodes.push(node)
     let streams = 0
+    let streamsWithPings = 0
     let pings = 0
     await node.handle(LIVENESS_PROTOCOL, async stream => {
       streams++
+      let first = true
       for await (const chunk of stream) {
+        if (first) { streamsWithPings++; first = false }
         pings += chunk.byteLength / 32
         stream.send(chunk)
         if (resetAfterEcho) stream.abort(new Error('service restarted'))
       }
     })
-    return { node, streams: () => streams, pings: () => pings }
+    return { node, streams: () => streams, streamsWithPings: () => streamsWithPings, pings: () => pings }
   }
 
   it('pings a monitor over one stream per connection, many times', async () => {
@@ -113,8 +119,11 @@ describe('liveness monitor', () => {
     const p = await echoPeer(true)
     const conn = await w.dial(p.node.getMultiaddrs()[0]!)
     await sleep(1500)
-    assert.ok(p.pings() >= 3, `${p.pings()} pings answered in 1.5 s at one per 300 ms`)
-    assert.equal(p.streams(), p.pings(), 'each ping after a reset went on a new stream')
+    const [pings, streams, carried] = [p.pings(), p.streams(), p.streamsWithPings()]
+    assert.ok(pings >= 3, `${pings} pings answered in 1.5 s at one per 300 ms`)
+    assert.equal(carried, pings, 'each ping after a reset went on a new stream')
+    // The monitor may have just opened the next one, its ping not yet arrived.
+    assert.ok(streams - carried <= 1, `${streams} streams opened for ${pings} pings`)
     assert.equal(conn.status, 'open', 'a reset between pings was counted as a failed ping')
     assert.deepEqual(w.getConnections(p.node.peerId).map(c => c.id), [conn.id])
   })
