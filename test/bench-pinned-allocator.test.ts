@@ -47,6 +47,7 @@ describe('bench: pinned malloc thresholds', { skip: process.platform !== 'linux'
     assert.deepEqual(flagged.startup, [])
     const own = probe([], { MALLOC_TOP_PAD_: '131072' })
     assert.equal(own.pid, own.parent)
+    assert.equal(own.label, 'malloc as the environment sets it (MALLOC_TOP_PAD_)')
     assert.deepEqual(own.startup, ['MALLOC_TOP_PAD_=131072'])
     assert.deepEqual(own.child, ['MALLOC_TOP_PAD_=131072'])
   })

@@ -18,7 +18,9 @@ let allocatorPinned = false
 
 /** How this process's allocator is set, for the tables' headings. */
 export function allocatorLabel (): string {
-  return allocatorPinned ? 'malloc thresholds pinned (mmap 32 MiB, trim 256 MiB, top pad 64 MiB)' : 'default malloc'
+  if (allocatorPinned) return 'malloc thresholds pinned (mmap 32 MiB, trim 256 MiB, top pad 64 MiB)'
+  const own = Object.keys(process.env).filter(k => k.startsWith('MALLOC_')).sort()
+  return own.length === 0 ? 'default malloc' : `malloc as the environment sets it (${own.join(', ')})`
 }
 
 /**
